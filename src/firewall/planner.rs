@@ -1,0 +1,330 @@
+//! The planner: a pure function from the desired state to the ruleset of each
+//! family, reproducing what Docker 28.5 programs, rule for rule and in order.
+//!
+//! It replays Docker's calls in a canonical order (daemon start, networks in
+//! creation order, then endpoints and their ports in join order) on a
+//! [`Ruleset`], using Docker's insert/append choices, so the resulting order is
+//! the one Docker leaves behind. It must not touch the system.
+
+use std::net::IpAddr;
+
+use super::rule::Rule;
+use super::ruleset::{Owner, Ruleset, Table};
+use super::types::{
+    FamilyConfig, Family, FirewallEndpoint, FirewallState, NetworkConfig, PortBinding,
+};
+
+/// `filter` and `nat` chain for per-port and per-network rules.
+pub const DOCKER: &str = "DOCKER";
+/// The chain the user owns, jumped to first from FORWARD.
+pub const DOCKER_USER: &str = "DOCKER-USER";
+/// Docker's rules for filter-FORWARD.
+pub const DOCKER_FORWARD: &str = "DOCKER-FORWARD";
+/// Jumps from DOCKER-FORWARD to DOCKER, per bridge.
+pub const DOCKER_BRIDGE: &str = "DOCKER-BRIDGE";
+/// Accepts related/established traffic into bridges.
+pub const DOCKER_CT: &str = "DOCKER-CT";
+/// First stage of isolation between networks.
+pub const ISOLATION_1: &str = "DOCKER-ISOLATION-STAGE-1";
+/// Second stage of isolation between networks.
+pub const ISOLATION_2: &str = "DOCKER-ISOLATION-STAGE-2";
+
+/// Every chain bridgewall owns outright, per table (DOCKER-USER excluded: its
+/// content is the user's).
+pub const OWNED_CHAINS: &[(Table, &str)] = &[
+    (Table::Filter, DOCKER),
+    (Table::Filter, DOCKER_BRIDGE),
+    (Table::Filter, DOCKER_CT),
+    (Table::Filter, DOCKER_FORWARD),
+    (Table::Filter, ISOLATION_1),
+    (Table::Filter, ISOLATION_2),
+    (Table::Nat, DOCKER),
+];
+
+/// Plans the ruleset of `family` for `state`.
+pub fn plan(state: &FirewallState, family: Family) -> Ruleset {
+    let mut rs = Ruleset::empty(family);
+    if !state.config.enabled(family) {
+        return rs;
+    }
+    setup_chains(&mut rs, state, family);
+    for net in &state.networks {
+        if let Some(fam) = net.family(family) {
+            network_rules(&mut rs, state, family, net, fam);
+        }
+    }
+    for ep in &state.endpoints {
+        let Some(net) = state.networks.iter().find(|n| n.if_name == ep.network) else {
+            continue;
+        };
+        endpoint_rules(&mut rs, state, family, net, ep);
+        for b in &ep.bindings {
+            if Family::of(b.container_ip) == family {
+                port_rules(&mut rs, state, family, net, b);
+            }
+        }
+    }
+    rs
+}
+
+/// Plans both families, IPv4 first.
+pub fn plan_all(state: &FirewallState) -> Vec<Ruleset> {
+    Family::ALL.iter().map(|&f| plan(state, f)).collect()
+}
+
+/// Docker's `setupIPChains`, plus the daemon's DOCKER-USER chain.
+fn setup_chains(rs: &mut Ruleset, state: &FirewallState, family: Family) {
+    for (table, chain) in OWNED_CHAINS {
+        rs.ensure_chain(*table, chain, Owner::Bridgewall);
+    }
+    rs.append(
+        Table::Nat,
+        "PREROUTING",
+        Rule::jump(DOCKER).dst_type_local(),
+    );
+    let mut output = Rule::jump(DOCKER).dst_type_local();
+    if !state.config.hairpin {
+        output = output.not_dst(family.loopback_net());
+    }
+    rs.append(Table::Nat, "OUTPUT", output);
+
+    rs.ensure_first(Table::Filter, "FORWARD", Rule::jump(DOCKER_FORWARD));
+    for chain in [DOCKER_BRIDGE, ISOLATION_1, DOCKER_CT] {
+        rs.ensure_first(Table::Filter, DOCKER_FORWARD, Rule::jump(chain));
+    }
+    if state.daemon_level {
+        rs.ensure_chain(Table::Filter, DOCKER_USER, Owner::User);
+        rs.ensure_first(Table::Filter, "FORWARD", Rule::jump(DOCKER_USER));
+    }
+}
+
+/// Rules made when a network is created (Docker's `setupIPTables` and `setINC`).
+fn network_rules(
+    rs: &mut Ruleset,
+    state: &FirewallState,
+    family: Family,
+    net: &NetworkConfig,
+    fam: &FamilyConfig,
+) {
+    let br = net.if_name.as_str();
+    if net.internal {
+        internal_network_rules(rs, family, net, fam);
+        return;
+    }
+    let hairpin = state.config.hairpin;
+    let nat = !fam.gateway_mode.routed();
+    let (masq_target, hp_target) = match fam.host_ip {
+        Some(ip) => (
+            format!("SNAT --to-source {ip}"),
+            format!("SNAT --to-source {ip}"),
+        ),
+        None => ("MASQUERADE".to_string(), "MASQUERADE".to_string()),
+    };
+
+    if nat && net.masquerade {
+        rs.insert(
+            Table::Nat,
+            "POSTROUTING",
+            Rule::jump(masq_target).src_net(fam.prefix).not_out_if(br),
+        );
+    }
+    if net.masquerade && !hairpin {
+        rs.insert(Table::Nat, DOCKER, Rule::jump("RETURN").in_if(br));
+    }
+    if hairpin {
+        rs.insert(
+            Table::Nat,
+            "POSTROUTING",
+            Rule::jump(hp_target).out_if(br).src_type_local(),
+        );
+    }
+    if !net.icc {
+        rs.append(
+            Table::Filter,
+            DOCKER_FORWARD,
+            Rule::jump("DROP").in_if(br).out_if(br),
+        );
+    }
+    if !nat {
+        rs.append(Table::Filter, DOCKER, Rule::jump("ACCEPT").out_if(br).icmp(family));
+    }
+    let outgoing = if net.icc {
+        Rule::jump("ACCEPT").in_if(br)
+    } else {
+        Rule::jump("ACCEPT").in_if(br).not_out_if(br)
+    };
+    rs.append(Table::Filter, DOCKER_FORWARD, outgoing);
+
+    let default_action = if fam.gateway_mode.unprotected() {
+        "ACCEPT"
+    } else {
+        "DROP"
+    };
+    rs.append(
+        Table::Filter,
+        DOCKER,
+        Rule::jump(default_action).not_in_if(br).out_if(br),
+    );
+    rs.append(
+        Table::Filter,
+        DOCKER_CT,
+        Rule::jump("ACCEPT").out_if(br).related_established(),
+    );
+    rs.append(Table::Filter, DOCKER_BRIDGE, Rule::jump(DOCKER).out_if(br));
+
+    // Inter-network isolation (setINC).
+    if fam.gateway_mode.routed() {
+        rs.insert(Table::Filter, ISOLATION_1, Rule::jump("RETURN").out_if(br));
+        rs.insert(
+            Table::Filter,
+            ISOLATION_1,
+            Rule::jump("ACCEPT").in_if(br).related_established(),
+        );
+    }
+    rs.append(
+        Table::Filter,
+        ISOLATION_1,
+        Rule::jump(ISOLATION_2).in_if(br).not_out_if(br),
+    );
+    rs.insert(Table::Filter, ISOLATION_2, Rule::jump("DROP").out_if(br));
+}
+
+/// Docker's `setupInternalNetworkRules`: no way in or out of the subnet.
+fn internal_network_rules(rs: &mut Ruleset, family: Family, net: &NetworkConfig, fam: &FamilyConfig) {
+    let br = net.if_name.as_str();
+    let (inbound, outbound) = match family {
+        Family::V4 => (
+            Rule::jump("DROP").in_if(br).not_dst_net(fam.prefix),
+            Rule::jump("DROP").out_if(br).not_src_net(fam.prefix),
+        ),
+        Family::V6 => (
+            Rule::jump("DROP")
+                .in_if(br)
+                .not_out_if(br)
+                .not_dst_net(fam.prefix),
+            Rule::jump("DROP")
+                .not_in_if(br)
+                .out_if(br)
+                .not_src_net(fam.prefix),
+        ),
+    };
+    rs.insert(Table::Filter, ISOLATION_1, inbound);
+    rs.insert(Table::Filter, ISOLATION_1, outbound);
+    let icc = if net.icc { "ACCEPT" } else { "DROP" };
+    rs.append(
+        Table::Filter,
+        DOCKER_FORWARD,
+        Rule::jump(icc).in_if(br).out_if(br),
+    );
+}
+
+/// Docker's `filterDirectAccess`: only the bridge (and trusted interfaces) may
+/// address a container directly.
+fn endpoint_rules(
+    rs: &mut Ruleset,
+    state: &FirewallState,
+    family: Family,
+    net: &NetworkConfig,
+    ep: &FirewallEndpoint,
+) {
+    let Some(fam) = net.family(family) else {
+        return;
+    };
+    let addr: Option<IpAddr> = match family {
+        Family::V4 => ep.addrs.v4.map(IpAddr::V4),
+        Family::V6 => ep.addrs.v6.map(IpAddr::V6),
+    };
+    let Some(addr) = addr else { return };
+    if net.internal
+        || fam.gateway_mode.unprotected()
+        || fam.gateway_mode.routed()
+        || state.config.allow_direct_routing
+    {
+        return;
+    }
+    for trusted in &net.trusted_host_interfaces {
+        rs.append(
+            Table::Raw,
+            "PREROUTING",
+            Rule::jump("ACCEPT").dst_addr(addr).in_if(trusted),
+        );
+    }
+    rs.append(
+        Table::Raw,
+        "PREROUTING",
+        Rule::jump("DROP").dst_addr(addr).not_in_if(&net.if_name),
+    );
+}
+
+/// Docker's `setPerPortIptables` for one binding whose container address is
+/// of `family`.
+fn port_rules(
+    rs: &mut Ruleset,
+    state: &FirewallState,
+    family: Family,
+    net: &NetworkConfig,
+    b: &PortBinding,
+) {
+    let Some(fam) = net.family(family) else {
+        return;
+    };
+    if net.internal {
+        return;
+    }
+    let br = net.if_name.as_str();
+    // Remote access to ports published on IPv4 loopback is dropped before NAT
+    // (moby#45610).
+    if b.host_port != 0 && b.host_ip.is_loopback() && b.host_ip.is_ipv4() {
+        rs.append(
+            Table::Raw,
+            "PREROUTING",
+            Rule::jump("DROP")
+                .dst_addr(b.host_ip)
+                .not_in_if("lo")
+                .dport(b.proto, b.host_port),
+        );
+    }
+    // An IPv6 host address mapped to an IPv4 container is the userland proxy's job.
+    if Family::of(b.host_ip) != family {
+        return;
+    }
+    if b.host_port != 0 {
+        let to = match b.container_ip {
+            IpAddr::V4(ip) => format!("{ip}:{}", b.container_port),
+            IpAddr::V6(ip) => format!("[{ip}]:{}", b.container_port),
+        };
+        let mut dnat =
+            Rule::jump(format!("DNAT --to-destination {to}")).dport(b.proto, b.host_port);
+        if !b.host_ip.is_unspecified() {
+            dnat = dnat.dst_addr(b.host_ip);
+        }
+        if !state.config.hairpin {
+            dnat = dnat.not_in_if(br);
+        }
+        if family == Family::V6 {
+            dnat = dnat.not_src("fe80::/10");
+        }
+        rs.append(Table::Nat, DOCKER, dnat);
+        if state.config.hairpin {
+            rs.append(
+                Table::Nat,
+                "POSTROUTING",
+                Rule::jump("MASQUERADE")
+                    .src_addr(b.container_ip)
+                    .dst_addr(b.container_ip)
+                    .dport(b.proto, b.container_port),
+            );
+        }
+    }
+    if !fam.gateway_mode.unprotected() {
+        rs.insert(
+            Table::Filter,
+            DOCKER,
+            Rule::jump("ACCEPT")
+                .dst_addr(b.container_ip)
+                .not_in_if(br)
+                .out_if(br)
+                .dport(b.proto, b.container_port),
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Shared test support: locating `../shared`, namespaces that clean up after
+//! themselves, and the rule of CI (`CI=true`): a test that needs root or
+//! `../shared` fails there instead of skipping.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// True when running under CI.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Returns `false` (and prints why) when the test cannot run here; panics in CI.
+pub fn require(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if in_ci() {
+        panic!("{what}: required under CI=true");
+    }
+    eprintln!("SKIPPED: {what}");
+    false
+}
+
+/// `../shared/conformance/docker-28.5.2`, if present.
+pub fn conformance_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/docker-28.5.2");
+    dir.is_dir().then_some(dir)
+}
+
+/// Whether we are root and have `ip` and `iptables-restore`.
+pub fn can_make_namespaces() -> bool {
+    let root = nix::unistd::Uid::effective().is_root();
+    let tools = ["ip", "iptables-restore", "ip6tables-restore"]
+        .iter()
+        .all(|t| Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success()));
+    root && tools
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A network namespace made for one test (`bwt-<pid>-<n>`), deleted on drop
+/// even when the test fails.
+pub struct TestNetns {
+    /// The namespace's name.
+    pub name: String,
+}
+
+impl TestNetns {
+    /// Creates a fresh namespace.
+    pub fn new() -> TestNetns {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("bwt-{}-{n}", std::process::id());
+        let st = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip");
+        assert!(st.success(), "ip netns add {name} failed");
+        TestNetns { name }
+    }
+
+    /// Runs a command in the namespace and returns its stdout (panics on failure).
+    pub fn exec(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("run ip netns exec");
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `iptables-save -t raw`, `-t filter`, `-t nat` for `family`, without
+    /// comment lines: the form of Docker's golden files.
+    pub fn saved_tables(&self, v6: bool) -> String {
+        let prog = if v6 { "ip6tables-save" } else { "iptables-save" };
+        ["raw", "filter", "nat"]
+            .iter()
+            .map(|t| {
+                self.exec(&[prog, "-t", t])
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
