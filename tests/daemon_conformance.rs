@@ -1,0 +1,295 @@
+//! Daemon-level conformance: Docker 28.5.2's documented scenarios
+//! (`../shared/conformance/docker-28.5.2/iptablesdoc/`), driven by the Compose
+//! files in `tests/scenarios/`, through `bridgewall plan` and applied to a real
+//! namespace with `bridgewall apply`. The key scenarios' expectations are also
+//! written here, so they hold without `../shared`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SCENARIOS: &[&str] = &[
+    "new-daemon",
+    "usernet-internal",
+    "usernet-portmap",
+    "usernet-portmap-lo",
+    "usernet-portmap-natunprot",
+    "usernet-portmap-noicc",
+    "usernet-portmap-noproxy",
+    "usernet-portmap-routed",
+];
+
+fn scenario_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(name)
+}
+
+/// Runs the `bridgewall` binary; returns (success, stdout, stderr).
+fn bridgewall(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bridgewall"))
+        .args(args)
+        .output()
+        .expect("run bridgewall");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scenario_args(name: &str) -> Vec<String> {
+    let dir = scenario_dir(name);
+    let mut args = Vec::new();
+    let config = dir.join("daemon.json");
+    if config.exists() {
+        args.push("--config".to_string());
+        args.push(config.display().to_string());
+    }
+    args.push(dir.join("compose.yml").display().to_string());
+    args
+}
+
+/// `bridgewall plan --family ipv4` for a scenario, as `iptables -S` blocks
+/// per table: (filter, nat, raw).
+fn planned_blocks(name: &str) -> [String; 3] {
+    let mut args = vec!["plan".to_string(), "--family".into(), "ipv4".into()];
+    args.extend(scenario_args(name));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, err) = bridgewall(&args);
+    assert!(ok, "plan {name} failed: {err}");
+    let mut blocks = [String::new(), String::new(), String::new()];
+    let mut idx = None;
+    for line in out.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            idx = Some(match t {
+                "filter" => 0,
+                "nat" => 1,
+                _ => 2,
+            });
+            continue;
+        }
+        let Some(i) = idx else { continue };
+        let s = if let Some(decl) = line.strip_prefix(':') {
+            let mut parts = decl.split_whitespace();
+            let (chain, policy) = (parts.next().unwrap(), parts.next().unwrap());
+            if policy == "-" {
+                format!("-N {chain}")
+            } else {
+                format!("-P {chain} {policy}")
+            }
+        } else if line.starts_with("-A ") {
+            line.to_string()
+        } else {
+            continue;
+        };
+        blocks[i].push_str(&s);
+        blocks[i].push('\n');
+    }
+    blocks
+}
+
+/// The `iptables -S` blocks of Docker's documentation of a scenario:
+/// (filter, nat, raw); raw is empty when the page shows none.
+fn documented_blocks(dir: &Path, name: &str) -> [String; 3] {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.md"))).unwrap();
+    let mut blocks = [String::new(), String::new(), String::new()];
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("<details>") {
+            current = Some(String::new());
+        } else if line.starts_with("</details>") {
+            let block = current.take().unwrap_or_default();
+            let i = if block.contains("-P FORWARD") {
+                0
+            } else if block.contains("-P POSTROUTING") {
+                1
+            } else {
+                2
+            };
+            blocks[i] = block;
+        } else if let Some(b) = current.as_mut() {
+            let l = line.trim();
+            if l.starts_with('-') {
+                b.push_str(l);
+                b.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+/// Docker's page shows the raw table only when it has rules; an empty raw
+/// table is `-P PREROUTING ACCEPT` and `-P OUTPUT ACCEPT`.
+fn raw_or_empty(raw: &str) -> String {
+    if raw.is_empty() {
+        "-P PREROUTING ACCEPT\n-P OUTPUT ACCEPT\n".to_string()
+    } else {
+        raw.to_string()
+    }
+}
+
+#[test]
+fn plan_reproduces_docker_documented_scenarios() {
+    let Some(dir) = support::conformance_dir() else {
+        support::require(false, "../shared conformance data");
+        return;
+    };
+    let dir = dir.join("iptablesdoc");
+    let mut passed = 0;
+    for name in SCENARIOS {
+        let want = documented_blocks(&dir, name);
+        let got = planned_blocks(name);
+        assert_eq!(got[0], want[0], "{name}: filter");
+        assert_eq!(got[1], want[1], "{name}: nat");
+        assert_eq!(got[2], raw_or_empty(&want[2]), "{name}: raw");
+        passed += 1;
+    }
+    println!("daemon scenarios via plan: {passed} of {} reproduced", SCENARIOS.len());
+}
+
+#[test]
+fn applied_scenarios_match_docker_documentation() {
+    let Some(dir) = support::conformance_dir() else {
+        support::require(false, "../shared conformance data");
+        return;
+    };
+    if !support::require(support::can_make_namespaces(), "root with ip and iptables") {
+        return;
+    }
+    let dir = dir.join("iptablesdoc");
+    for name in SCENARIOS {
+        let ns = support::TestNetns::new();
+        let mut args = vec!["apply".to_string(), "--netns".into(), ns.name.clone()];
+        args.extend(scenario_args(name));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = bridgewall(&args);
+        assert!(ok, "apply {name} failed: {err}");
+        let want = documented_blocks(&dir, name);
+        for (i, table) in ["filter", "nat", "raw"].iter().enumerate() {
+            let got = ns.exec(&["iptables", "-S", "-t", table]);
+            let want = if i == 2 { raw_or_empty(&want[2]) } else { want[i].clone() };
+            assert_eq!(got, want, "{name}: {table} applied");
+        }
+    }
+}
+
+/// The default-bridge rules every scenario shares, as Docker documents them.
+const NEW_DAEMON_FILTER: &str = "-P INPUT ACCEPT
+-P FORWARD ACCEPT
+-P OUTPUT ACCEPT
+-N DOCKER
+-N DOCKER-BRIDGE
+-N DOCKER-CT
+-N DOCKER-FORWARD
+-N DOCKER-ISOLATION-STAGE-1
+-N DOCKER-ISOLATION-STAGE-2
+-N DOCKER-USER
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER ! -i docker0 -o docker0 -j DROP
+-A DOCKER-BRIDGE -o docker0 -j DOCKER
+-A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i docker0 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+";
+
+#[test]
+fn own_expectation_new_daemon() {
+    let got = planned_blocks("new-daemon");
+    assert_eq!(got[0], NEW_DAEMON_FILTER);
+    assert_eq!(
+        got[1],
+        "-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\n-P POSTROUTING ACCEPT\n-N DOCKER\n\
+         -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\
+         -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER\n\
+         -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\n\
+         -A DOCKER -i docker0 -j RETURN\n"
+    );
+}
+
+#[test]
+fn own_expectation_published_port_on_user_network() {
+    let got = planned_blocks("usernet-portmap");
+    for rule in [
+        "-A DOCKER -d 192.0.2.2/32 ! -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT\n\
+         -A DOCKER ! -i docker0 -o docker0 -j DROP\n\
+         -A DOCKER ! -i bridge1 -o bridge1 -j DROP\n",
+        "-A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP\n-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP\n",
+        "-A DOCKER-FORWARD -i docker0 -j ACCEPT\n-A DOCKER-FORWARD -i bridge1 -j ACCEPT\n",
+    ] {
+        assert!(got[0].contains(rule), "filter lacks {rule}:\n{}", got[0]);
+    }
+    assert!(got[1].ends_with(
+        "-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE\n\
+         -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\n\
+         -A DOCKER -i bridge1 -j RETURN\n\
+         -A DOCKER -i docker0 -j RETURN\n\
+         -A DOCKER ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80\n"
+    ));
+    assert_eq!(
+        got[2],
+        "-P PREROUTING ACCEPT\n-P OUTPUT ACCEPT\n-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -j DROP\n"
+    );
+}
+
+#[test]
+fn own_expectation_loopback_publish_is_protected() {
+    let got = planned_blocks("usernet-portmap-lo");
+    assert!(got[1].contains(
+        "-A DOCKER -d 127.0.0.1/32 ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80\n"
+    ));
+    assert!(got[2].ends_with(
+        "-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -j DROP\n\
+         -A PREROUTING -d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 8080 -j DROP\n"
+    ));
+}
+
+#[test]
+fn own_expectation_hairpin_nat_without_userland_proxy() {
+    let got = planned_blocks("usernet-portmap-noproxy");
+    assert!(got[1].ends_with(
+        "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER\n\
+         -A POSTROUTING -o bridge1 -m addrtype --src-type LOCAL -j MASQUERADE\n\
+         -A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE\n\
+         -A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE\n\
+         -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\n\
+         -A POSTROUTING -s 192.0.2.2/32 -d 192.0.2.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE\n\
+         -A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80\n"
+    ));
+}
+
+#[test]
+fn own_expectation_internal_networks() {
+    let got = planned_blocks("usernet-internal");
+    assert!(got[0].contains(
+        "-A DOCKER-FORWARD -i docker0 -j ACCEPT\n\
+         -A DOCKER-FORWARD -i bridgeICC -o bridgeICC -j ACCEPT\n\
+         -A DOCKER-FORWARD -i bridgeNoICC -o bridgeNoICC -j DROP\n\
+         -A DOCKER-ISOLATION-STAGE-1 ! -s 198.51.100.0/24 -o bridgeNoICC -j DROP\n\
+         -A DOCKER-ISOLATION-STAGE-1 ! -d 198.51.100.0/24 -i bridgeNoICC -j DROP\n\
+         -A DOCKER-ISOLATION-STAGE-1 ! -s 192.0.2.0/24 -o bridgeICC -j DROP\n\
+         -A DOCKER-ISOLATION-STAGE-1 ! -d 192.0.2.0/24 -i bridgeICC -j DROP\n\
+         -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2\n"
+    ));
+}
+
+#[test]
+fn own_expectation_routed_network() {
+    let got = planned_blocks("usernet-portmap-routed");
+    assert!(got[0].contains(
+        "-A DOCKER ! -i docker0 -o docker0 -j DROP\n\
+         -A DOCKER -o bridge1 -p icmp -j ACCEPT\n\
+         -A DOCKER ! -i bridge1 -o bridge1 -j DROP\n"
+    ));
+    assert!(got[0].contains(
+        "-A DOCKER-ISOLATION-STAGE-1 -i bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+         -A DOCKER-ISOLATION-STAGE-1 -o bridge1 -j RETURN\n"
+    ));
+    // Routed: no DNAT and no masquerading for the network, the host port is ignored.
+    assert!(!got[1].contains("DNAT"));
+    assert!(!got[1].contains("192.0.2.0/24"));
+}
