@@ -152,6 +152,16 @@ fn planner_reproduces_every_golden() {
 
 #[test]
 fn applied_rules_match_every_golden_and_removal_restores_cleaned() {
+    apply_all(Variant::System);
+}
+
+/// The same with iptables-legacy, whatever the machine's default variant is.
+#[test]
+fn applied_rules_match_every_golden_with_legacy_iptables() {
+    apply_all(Variant::Legacy);
+}
+
+fn apply_all(variant: Variant) {
     if !support::require(support::conformance_dir().is_some(), "../shared conformance data")
         || !support::require(support::can_make_namespaces(), "root with ip and iptables")
     {
@@ -163,11 +173,12 @@ fn applied_rules_match_every_golden_and_removal_restores_cleaned() {
         let ns = support::TestNetns::new();
         let mut backend = IptablesBackend::new(
             Box::new(NetnsRunner::new(Netns::named(&ns.name))),
-            Variant::System,
+            variant,
         );
         let state = state_for(c);
+        let save = variant.programs(c.family).0;
         backend.apply(&plan(&state, c.family)).unwrap();
-        let got = ns.saved_tables(c.family == Family::V6);
+        let got = ns.saved_tables_with(&save);
         if got != golden(c) {
             failed.push(format!("{} (applied)\n--- want\n{}--- got\n{got}", c.file, golden(c)));
             continue;
@@ -185,11 +196,15 @@ fn applied_rules_match_every_golden_and_removal_restores_cleaned() {
             ..state
         };
         backend.apply(&plan(&cleaned, c.family)).unwrap();
-        let got = ns.saved_tables(c.family == Family::V6);
+        let got = ns.saved_tables_with(&save);
         if got != cleaned_golden(c) {
             failed.push(format!("{} (removed)\n--- want\n{}--- got\n{got}", c.file, cleaned_golden(c)));
         }
     }
-    println!("applied: {} of {} goldens reproduced", cases.len() - failed.len(), cases.len());
+    println!(
+        "applied ({variant:?}): {} of {} goldens reproduced",
+        cases.len() - failed.len(),
+        cases.len()
+    );
     assert!(failed.is_empty(), "{} mismatches, first:\n{}", failed.len(), failed[0]);
 }

@@ -76,7 +76,12 @@ impl TestNetns {
     /// `iptables-save -t raw`, `-t filter`, `-t nat` for `family`, without
     /// comment lines: the form of Docker's golden files.
     pub fn saved_tables(&self, v6: bool) -> String {
-        let prog = if v6 { "ip6tables-save" } else { "iptables-save" };
+        self.saved_tables_with(if v6 { "ip6tables-save" } else { "iptables-save" })
+    }
+
+    /// Like [`TestNetns::saved_tables`], with a given save program (e.g.
+    /// `iptables-legacy-save`).
+    pub fn saved_tables_with(&self, prog: &str) -> String {
         ["raw", "filter", "nat"]
             .iter()
             .map(|t| {
