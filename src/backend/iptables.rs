@@ -246,6 +246,12 @@ impl IptablesBackend {
     }
 }
 
+impl crate::firewall::Backend for IptablesBackend {
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<ApplyReport, BackendError> {
+        IptablesBackend::apply(self, ruleset)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

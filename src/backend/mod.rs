@@ -6,7 +6,7 @@ pub mod netns;
 
 use std::path::PathBuf;
 
-pub use iptables::{IptablesBackend, Variant};
+pub use iptables::{ApplyReport, IptablesBackend, Variant};
 pub use netns::{CommandRunner, Netns, NetnsRunner};
 
 /// Errors from applying rules.
