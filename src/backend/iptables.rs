@@ -70,16 +70,16 @@ pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
                 table.chains.push(chain.to_string());
                 table.rules.entry(chain.to_string()).or_default();
             }
-        } else if let Some(rest) = line.strip_prefix("-A ") {
-            if let (Some(t), Some((chain, spec))) = (&current, rest.split_once(' ')) {
-                tables
-                    .entry(t.clone())
-                    .or_default()
-                    .rules
-                    .entry(chain.to_string())
-                    .or_default()
-                    .push(spec.to_string());
-            }
+        } else if let (Some(rest), Some(t)) = (line.strip_prefix("-A "), &current)
+            && let Some((chain, spec)) = rest.split_once(' ')
+        {
+            tables
+                .entry(t.clone())
+                .or_default()
+                .rules
+                .entry(chain.to_string())
+                .or_default()
+                .push(spec.to_string());
         }
     }
     tables
@@ -282,8 +282,10 @@ mod tests {
 
     #[test]
     fn user_rules_in_builtin_chains_and_docker_user_are_kept() {
-        let mut state = FirewallState::default();
-        state.daemon_level = true;
+        let state = FirewallState {
+            daemon_level: true,
+            ..FirewallState::default()
+        };
         let plan = plan(&state, Family::V4);
         let mut text = plan.to_save_text();
         text = text.replace(
@@ -308,7 +310,10 @@ mod tests {
     fn disabled_family_removes_owned_chains() {
         let on = plan(&FirewallState::default(), Family::V4);
         let mut state = FirewallState::default();
-        state.config.ipv4 = false;
+        state.config = crate::firewall::FirewallConfig {
+            ipv4: false,
+            ..state.config
+        };
         let off = plan(&state, Family::V4);
         let script = restore_script(&saved(&on.to_save_text()), &off, Some(&on)).unwrap();
         assert!(script.contains("-D FORWARD -j DOCKER-FORWARD\n"));
