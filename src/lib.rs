@@ -11,3 +11,4 @@ pub mod backend;
 pub mod compose;
 pub mod firewall;
 pub mod model;
+pub mod preview;

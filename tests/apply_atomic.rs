@@ -7,7 +7,9 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
-use bridgewall::backend::{BackendError, CommandRunner, IptablesBackend, Netns, NetnsRunner, Variant};
+use bridgewall::backend::{
+    BackendError, CommandRunner, IptablesBackend, Netns, NetnsRunner, Variant,
+};
 use bridgewall::firewall::*;
 
 /// Records every program it runs, then runs it in the namespace.
@@ -17,7 +19,12 @@ struct Counting {
 }
 
 impl CommandRunner for Counting {
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, BackendError> {
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, BackendError> {
         self.calls.lock().unwrap().push(program.to_string());
         self.inner.run(program, args, stdin)
     }
@@ -40,7 +47,11 @@ fn big_state(networks: u8, per_net: u8) -> FirewallState {
             v4: Some(FamilyConfig {
                 prefix: format!("10.{n}.0.0/24").parse().unwrap(),
                 host_ip: None,
-                gateway_mode: if n % 5 == 4 { GatewayMode::Routed } else { GatewayMode::Nat },
+                gateway_mode: if n % 5 == 4 {
+                    GatewayMode::Routed
+                } else {
+                    GatewayMode::Nat
+                },
             }),
             v6: Some(FamilyConfig {
                 prefix: format!("2001:db8:{n}::/64").parse().unwrap(),
@@ -71,7 +82,10 @@ fn big_state(networks: u8, per_net: u8) -> FirewallState {
             }
             state.endpoints.push(FirewallEndpoint {
                 network: br.clone(),
-                addrs: EndpointAddrs { v4: Some(v4), v6: Some(v6) },
+                addrs: EndpointAddrs {
+                    v4: Some(v4),
+                    v6: Some(v6),
+                },
                 bindings,
             });
         }
@@ -80,7 +94,13 @@ fn big_state(networks: u8, per_net: u8) -> FirewallState {
 }
 
 fn restores(calls: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
-    calls.lock().unwrap().iter().filter(|p| p.ends_with("-restore")).cloned().collect()
+    calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.ends_with("-restore"))
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -91,7 +111,15 @@ fn one_restore_per_family_and_idempotent() {
     let ns = support::TestNetns::new();
     // The user's own policy, which must survive every apply.
     ns.exec(&["iptables", "-N", "DOCKER-USER"]);
-    ns.exec(&["iptables", "-A", "DOCKER-USER", "-s", "198.51.100.7", "-j", "DROP"]);
+    ns.exec(&[
+        "iptables",
+        "-A",
+        "DOCKER-USER",
+        "-s",
+        "198.51.100.7",
+        "-j",
+        "DROP",
+    ]);
     ns.exec(&["iptables", "-A", "FORWARD", "-i", "eth9", "-j", "ACCEPT"]);
 
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -124,7 +152,9 @@ fn one_restore_per_family_and_idempotent() {
         }
     }
     assert!(saved.contains("-A DOCKER-USER -s 198.51.100.7/32 -j DROP"));
-    assert!(saved.contains("-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD\n-A FORWARD -i eth9 -j ACCEPT\n"));
+    assert!(saved.contains(
+        "-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD\n-A FORWARD -i eth9 -j ACCEPT\n"
+    ));
 
     // A second identical apply: no restore at all, and identical rules.
     calls.lock().unwrap().clear();
@@ -133,7 +163,12 @@ fn one_restore_per_family_and_idempotent() {
     }
     assert!(restores(&calls).is_empty());
     let again = ns.exec(&["iptables-save"]);
-    let strip = |s: &str| s.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(strip(&again), strip(&saved));
 
     // Removing half the networks is again one restore per family.
@@ -144,7 +179,10 @@ fn one_restore_per_family_and_idempotent() {
     }
     assert_eq!(restores(&calls), ["iptables-restore", "ip6tables-restore"]);
     let after = ns.exec(&["iptables-save"]);
-    assert!(!after.contains("br-test20"), "rules of removed networks are gone");
+    assert!(
+        !after.contains("br-test20"),
+        "rules of removed networks are gone"
+    );
     assert!(after.contains("br-test14"));
     assert!(after.contains("-A DOCKER-USER -s 198.51.100.7/32 -j DROP"));
 }

@@ -33,9 +33,15 @@ fn cases() -> Option<Vec<Case>> {
         if file.contains("wsl2mirrored=true") {
             continue;
         }
-        let stem = file.strip_prefix("TestIptabler_")?.strip_suffix(".golden")?;
+        let stem = file
+            .strip_prefix("TestIptabler_")?
+            .strip_suffix(".golden")?;
         let (params, fam) = stem.split_once("__")?;
-        let family = if fam == "ip6tables" { Family::V6 } else { Family::V4 };
+        let family = if fam == "ip6tables" {
+            Family::V6
+        } else {
+            Family::V4
+        };
         let params = params
             .split(',')
             .map(|p| match p.split_once('=') {
@@ -43,7 +49,11 @@ fn cases() -> Option<Vec<Case>> {
                 None => (p.to_string(), "true".to_string()),
             })
             .collect();
-        out.push(Case { file, family, params });
+        out.push(Case {
+            file,
+            family,
+            params,
+        });
     }
     out.sort_by(|a, b| a.file.cmp(&b.file));
     Some(out)
@@ -126,14 +136,22 @@ fn golden(c: &Case) -> String {
 
 fn cleaned_golden(c: &Case) -> String {
     let dir = support::conformance_dir().unwrap().join("iptables-golden");
-    let fam = if c.family == Family::V6 { "ip6tables" } else { "iptables" };
+    let fam = if c.family == Family::V6 {
+        "ip6tables"
+    } else {
+        "iptables"
+    };
     let hp = flag(c, "hairpin");
-    fs::read_to_string(dir.join(format!("TestIptabler_cleaned,hairpin={hp}__{fam}.golden"))).unwrap()
+    fs::read_to_string(dir.join(format!("TestIptabler_cleaned,hairpin={hp}__{fam}.golden")))
+        .unwrap()
 }
 
 #[test]
 fn planner_reproduces_every_golden() {
-    if !support::require(support::conformance_dir().is_some(), "../shared conformance data") {
+    if !support::require(
+        support::conformance_dir().is_some(),
+        "../shared conformance data",
+    ) {
         return;
     }
     let cases = cases().unwrap();
@@ -146,8 +164,17 @@ fn planner_reproduces_every_golden() {
             failed.push(format!("{}\n--- want\n{want}--- got\n{got}", c.file));
         }
     }
-    println!("planner: {} of {} goldens reproduced", cases.len() - failed.len(), cases.len());
-    assert!(failed.is_empty(), "{} mismatches, first:\n{}", failed.len(), failed[0]);
+    println!(
+        "planner: {} of {} goldens reproduced",
+        cases.len() - failed.len(),
+        cases.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} mismatches, first:\n{}",
+        failed.len(),
+        failed[0]
+    );
 }
 
 #[test]
@@ -162,8 +189,10 @@ fn applied_rules_match_every_golden_with_legacy_iptables() {
 }
 
 fn apply_all(variant: Variant) {
-    if !support::require(support::conformance_dir().is_some(), "../shared conformance data")
-        || !support::require(support::can_make_namespaces(), "root with ip and iptables")
+    if !support::require(
+        support::conformance_dir().is_some(),
+        "../shared conformance data",
+    ) || !support::require(support::can_make_namespaces(), "root with ip and iptables")
     {
         return;
     }
@@ -171,21 +200,26 @@ fn apply_all(variant: Variant) {
     let mut failed = Vec::new();
     for c in &cases {
         let ns = support::TestNetns::new();
-        let mut backend = IptablesBackend::new(
-            Box::new(NetnsRunner::new(Netns::named(&ns.name))),
-            variant,
-        );
+        let mut backend =
+            IptablesBackend::new(Box::new(NetnsRunner::new(Netns::named(&ns.name))), variant);
         let state = state_for(c);
         let save = variant.programs(c.family).0;
         backend.apply(&plan(&state, c.family)).unwrap();
         let got = ns.saved_tables_with(&save);
         if got != golden(c) {
-            failed.push(format!("{} (applied)\n--- want\n{}--- got\n{got}", c.file, golden(c)));
+            failed.push(format!(
+                "{} (applied)\n--- want\n{}--- got\n{got}",
+                c.file,
+                golden(c)
+            ));
             continue;
         }
         let again = backend.apply(&plan(&state, c.family)).unwrap();
         if again.script.is_some() {
-            failed.push(format!("{}: second apply changed something: {:?}", c.file, again.script));
+            failed.push(format!(
+                "{}: second apply changed something: {:?}",
+                c.file, again.script
+            ));
         }
         if flag(c, "no") {
             continue;
@@ -198,7 +232,11 @@ fn apply_all(variant: Variant) {
         backend.apply(&plan(&cleaned, c.family)).unwrap();
         let got = ns.saved_tables_with(&save);
         if got != cleaned_golden(c) {
-            failed.push(format!("{} (removed)\n--- want\n{}--- got\n{got}", c.file, cleaned_golden(c)));
+            failed.push(format!(
+                "{} (removed)\n--- want\n{}--- got\n{got}",
+                c.file,
+                cleaned_golden(c)
+            ));
         }
     }
     println!(
@@ -206,5 +244,10 @@ fn apply_all(variant: Variant) {
         cases.len() - failed.len(),
         cases.len()
     );
-    assert!(failed.is_empty(), "{} mismatches, first:\n{}", failed.len(), failed[0]);
+    assert!(
+        failed.is_empty(),
+        "{} mismatches, first:\n{}",
+        failed.len(),
+        failed[0]
+    );
 }

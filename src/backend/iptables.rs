@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use crate::firewall::planner::OWNED_CHAINS;
 use crate::firewall::{Family, Owner, Ruleset};
 
-use super::netns::CommandRunner;
 use super::BackendError;
+use super::netns::CommandRunner;
 
 /// Which iptables binaries to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,8 +138,9 @@ pub fn restore_script(
                         .map(|c| c.rules.iter().map(|r| r.to_string()).collect())
                         .unwrap_or_default();
                     let cur_rules: &[String] = cur_rules.map_or(&[], |v| v.as_slice());
-                    let owned =
-                        |s: &String| want.contains(s) || prev.contains(s) || is_bridgewall_target(s);
+                    let owned = |s: &String| {
+                        want.contains(s) || prev.contains(s) || is_bridgewall_target(s)
+                    };
                     let head = &want[..chain.head];
                     let tail = &want[chain.head..];
                     let in_place = cur_rules.len() >= want.len()
@@ -167,7 +168,11 @@ pub fn restore_script(
                 stale.push(*name);
             }
         }
-        if decls.is_empty() && deletes.is_empty() && adds.is_empty() && body.is_empty() && stale.is_empty()
+        if decls.is_empty()
+            && deletes.is_empty()
+            && adds.is_empty()
+            && body.is_empty()
+            && stale.is_empty()
         {
             continue;
         }
@@ -263,7 +268,9 @@ mod tests {
 
     #[test]
     fn parses_chains_and_rules() {
-        let t = saved("*filter\n:INPUT ACCEPT [0:0]\n:DOCKER - [0:0]\n-A DOCKER -o br0 -j DROP\nCOMMIT\n");
+        let t = saved(
+            "*filter\n:INPUT ACCEPT [0:0]\n:DOCKER - [0:0]\n-A DOCKER -o br0 -j DROP\nCOMMIT\n",
+        );
         let f = &t["filter"];
         assert_eq!(f.chains, ["INPUT", "DOCKER"]);
         assert_eq!(f.rules["DOCKER"], ["-o br0 -j DROP"]);

@@ -19,7 +19,12 @@ use super::BackendError;
 /// standard output. Tests wrap it to count or inspect invocations.
 pub trait CommandRunner: Send + Sync {
     /// Runs `program` with `args`, feeding `stdin` if given.
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, BackendError>;
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, BackendError>;
 }
 
 /// Where commands run: a network namespace file, or the caller's own
@@ -53,7 +58,12 @@ impl NetnsRunner {
 }
 
 impl CommandRunner for NetnsRunner {
-    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, BackendError> {
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, BackendError> {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(if stdin.is_some() {

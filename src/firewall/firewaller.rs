@@ -50,7 +50,12 @@ pub trait Firewaller {
     /// A network (with no endpoints left) was removed.
     fn remove_network(&mut self, if_name: &str) -> Result<(), FirewallError>;
     /// An endpoint joined the network with bridge `network`.
-    fn add_endpoint(&mut self, id: &str, network: &str, addrs: EndpointAddrs) -> Result<(), FirewallError>;
+    fn add_endpoint(
+        &mut self,
+        id: &str,
+        network: &str,
+        addrs: EndpointAddrs,
+    ) -> Result<(), FirewallError>;
     /// An endpoint left its network (its port bindings go with it).
     fn remove_endpoint(&mut self, id: &str) -> Result<(), FirewallError>;
     /// Port bindings were published through an endpoint.
@@ -102,7 +107,10 @@ impl<B: Backend> Firewall<B> {
     }
 
     /// Makes a change, applies it, and undoes it in memory if applying fails.
-    fn change(&mut self, f: impl FnOnce(&mut Self) -> Result<(), FirewallError>) -> Result<(), FirewallError> {
+    fn change(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(), FirewallError>,
+    ) -> Result<(), FirewallError> {
         let (networks, endpoints) = (self.networks.clone(), self.endpoints.clone());
         f(self)?;
         if let Err(e) = self.apply() {
@@ -150,7 +158,12 @@ impl<B: Backend> Firewaller for Firewall<B> {
         })
     }
 
-    fn add_endpoint(&mut self, id: &str, network: &str, addrs: EndpointAddrs) -> Result<(), FirewallError> {
+    fn add_endpoint(
+        &mut self,
+        id: &str,
+        network: &str,
+        addrs: EndpointAddrs,
+    ) -> Result<(), FirewallError> {
         if !self.networks.iter().any(|n| n.if_name == network) {
             return Err(FirewallError::UnknownNetwork(network.to_string()));
         }
@@ -198,7 +211,9 @@ impl<B: Backend> Firewaller for Firewall<B> {
     fn remove_ports(&mut self, id: &str, bindings: &[PortBinding]) -> Result<(), FirewallError> {
         self.endpoint_mut(id)?;
         self.change(|fw| {
-            fw.endpoint_mut(id)?.bindings.retain(|b| !bindings.contains(b));
+            fw.endpoint_mut(id)?
+                .bindings
+                .retain(|b| !bindings.contains(b));
             Ok(())
         })
     }
@@ -255,7 +270,10 @@ mod tests {
         Firewall::new(
             FirewallConfig::default(),
             true,
-            vec![(Family::V4, Recorder::default()), (Family::V6, Recorder::default())],
+            vec![
+                (Family::V4, Recorder::default()),
+                (Family::V6, Recorder::default()),
+            ],
         )
     }
 
@@ -281,7 +299,10 @@ mod tests {
         assert!(f.backends[0].1.applied[2].contains("--dport 8080 -j DNAT"));
         f.remove_ports("ep1", &[b]).unwrap();
         assert!(!f.backends[0].1.applied[3].contains("DNAT"));
-        assert!(matches!(f.remove_network("br0"), Err(FirewallError::NetworkInUse(_))));
+        assert!(matches!(
+            f.remove_network("br0"),
+            Err(FirewallError::NetworkInUse(_))
+        ));
         f.remove_endpoint("ep1").unwrap();
         f.remove_network("br0").unwrap();
         assert!(!f.backends[0].1.applied[5].contains("br0"));
@@ -291,10 +312,19 @@ mod tests {
     fn bad_calls_are_rejected_without_applying() {
         let mut f = fw();
         f.add_network(net("br0")).unwrap();
-        assert!(matches!(f.add_network(net("br0")), Err(FirewallError::DuplicateNetwork(_))));
+        assert!(matches!(
+            f.add_network(net("br0")),
+            Err(FirewallError::DuplicateNetwork(_))
+        ));
         let none = EndpointAddrs { v4: None, v6: None };
-        assert!(matches!(f.add_endpoint("e", "nope", none), Err(FirewallError::UnknownNetwork(_))));
-        assert!(matches!(f.remove_endpoint("e"), Err(FirewallError::UnknownEndpoint(_))));
+        assert!(matches!(
+            f.add_endpoint("e", "nope", none),
+            Err(FirewallError::UnknownNetwork(_))
+        ));
+        assert!(matches!(
+            f.remove_endpoint("e"),
+            Err(FirewallError::UnknownEndpoint(_))
+        ));
         assert_eq!(f.backends[0].1.applied.len(), 1);
     }
 

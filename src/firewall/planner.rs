@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use super::rule::Rule;
 use super::ruleset::{Owner, Ruleset, Table};
 use super::types::{
-    FamilyConfig, Family, FirewallEndpoint, FirewallState, NetworkConfig, PortBinding,
+    Family, FamilyConfig, FirewallEndpoint, FirewallState, NetworkConfig, PortBinding,
 };
 
 /// `filter` and `nat` chain for per-port and per-network rules.
@@ -146,7 +146,11 @@ fn network_rules(
         );
     }
     if !nat {
-        rs.append(Table::Filter, DOCKER, Rule::jump("ACCEPT").out_if(br).icmp(family));
+        rs.append(
+            Table::Filter,
+            DOCKER,
+            Rule::jump("ACCEPT").out_if(br).icmp(family),
+        );
     }
     let outgoing = if net.icc {
         Rule::jump("ACCEPT").in_if(br)
@@ -190,7 +194,12 @@ fn network_rules(
 }
 
 /// Docker's `setupInternalNetworkRules`: no way in or out of the subnet.
-fn internal_network_rules(rs: &mut Ruleset, family: Family, net: &NetworkConfig, fam: &FamilyConfig) {
+fn internal_network_rules(
+    rs: &mut Ruleset,
+    family: Family,
+    net: &NetworkConfig,
+    fam: &FamilyConfig,
+) {
     let br = net.if_name.as_str();
     let (inbound, outbound) = match family {
         Family::V4 => (

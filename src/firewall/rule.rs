@@ -146,13 +146,15 @@ impl Rule {
 
     /// `-m addrtype --dst-type LOCAL`.
     pub fn dst_type_local(mut self) -> Rule {
-        self.matches.push("-m addrtype --dst-type LOCAL".to_string());
+        self.matches
+            .push("-m addrtype --dst-type LOCAL".to_string());
         self
     }
 
     /// `-m addrtype --src-type LOCAL`.
     pub fn src_type_local(mut self) -> Rule {
-        self.matches.push("-m addrtype --src-type LOCAL".to_string());
+        self.matches
+            .push("-m addrtype --src-type LOCAL".to_string());
         self
     }
 

@@ -305,7 +305,14 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["INPUT", "FORWARD", "OUTPUT", "DOCKER", "DOCKER-BRIDGE", "DOCKER-CT"]
+            [
+                "INPUT",
+                "FORWARD",
+                "OUTPUT",
+                "DOCKER",
+                "DOCKER-BRIDGE",
+                "DOCKER-CT"
+            ]
         );
     }
 
@@ -323,7 +330,9 @@ mod tests {
     #[test]
     fn empty_ruleset_prints_like_a_fresh_namespace() {
         let text = Ruleset::empty(Family::V6).to_save_text();
-        assert!(text.starts_with("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*filter\n"));
+        assert!(text.starts_with(
+            "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*filter\n"
+        ));
         assert!(text.ends_with(":POSTROUTING ACCEPT [0:0]\nCOMMIT\n"));
     }
 }

@@ -35,7 +35,12 @@ pub fn can_make_namespaces() -> bool {
     let root = nix::unistd::Uid::effective().is_root();
     let tools = ["ip", "iptables-restore", "ip6tables-restore"]
         .iter()
-        .all(|t| Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success()));
+        .all(|t| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     root && tools
 }
 
@@ -53,7 +58,10 @@ impl TestNetns {
     pub fn new() -> TestNetns {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("bwt-{}-{n}", std::process::id());
-        let st = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip");
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip");
         assert!(st.success(), "ip netns add {name} failed");
         TestNetns { name }
     }
@@ -76,7 +84,11 @@ impl TestNetns {
     /// `iptables-save -t raw`, `-t filter`, `-t nat` for `family`, without
     /// comment lines: the form of Docker's golden files.
     pub fn saved_tables(&self, v6: bool) -> String {
-        self.saved_tables_with(if v6 { "ip6tables-save" } else { "iptables-save" })
+        self.saved_tables_with(if v6 {
+            "ip6tables-save"
+        } else {
+            "iptables-save"
+        })
     }
 
     /// Like [`TestNetns::saved_tables`], with a given save program (e.g.
@@ -97,6 +109,8 @@ impl TestNetns {
 
 impl Drop for TestNetns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
