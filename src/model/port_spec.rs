@@ -131,6 +131,7 @@ impl PortSpec {
 
         let container_ports = parse_port_range(raw_container_port)
             .ok_or_else(|| PortSpecError::InvalidContainerPort(raw_container_port.to_string()))?;
+        reject_port_zero(container_ports.0, proto)?;
 
         let host_ports = if raw_host_port.is_empty() {
             None
@@ -178,6 +179,7 @@ impl PortSpec {
             Some(p) => parse_proto(p)?,
         };
         let host_ip = parse_host_ip(host_ip.unwrap_or(""))?;
+        reject_port_zero(target, proto)?;
         let host_ports = match published {
             None | Some("") => None,
             Some(p) => Some(
@@ -344,6 +346,17 @@ fn parse_port_range(raw: &str) -> Option<(u16, u16)> {
             (end >= start).then_some((start, end))
         }
     }
+}
+
+/// Container port 0 cannot be published: the daemon refuses it with
+/// `invalid port specification: "0/tcp"`.
+fn reject_port_zero(port: u16, proto: Protocol) -> Result<(), PortSpecError> {
+    if port == 0 {
+        return Err(PortSpecError::InvalidPortSpecification(format!(
+            "0/{proto}"
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a port number as Go's `strconv.ParseInt(s, 10, 0)` followed by a
@@ -783,6 +796,20 @@ mod tests {
         assert_eq!(
             err("0.0.0.0:0:80-81"),
             "invalid ranges specified for container and host Ports: 80-81 and 0"
+        );
+    }
+
+    #[test]
+    fn container_port_zero_is_refused() {
+        assert_eq!(
+            PortSpec::parse("8080:0").unwrap_err().to_string(),
+            "invalid port specification: \"0/tcp\""
+        );
+        assert_eq!(
+            PortSpec::from_long(0, Some("8080"), None, Some("udp"))
+                .unwrap_err()
+                .to_string(),
+            "invalid port specification: \"0/udp\""
         );
     }
 }
