@@ -12,3 +12,4 @@ pub mod compose;
 pub mod firewall;
 pub mod model;
 pub mod preview;
+pub mod store;

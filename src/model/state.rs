@@ -37,6 +37,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -58,7 +59,7 @@ pub const DEFAULT_BRIDGE_NETWORK: &str = "bridge";
 pub const EPHEMERAL_PORT_RANGE: (u16, u16) = (32768, 60999);
 
 /// One family's addressing of a network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedSubnet {
     /// The subnet (masked).
     pub subnet: IpNet,
@@ -70,7 +71,7 @@ pub struct ResolvedSubnet {
 }
 
 /// A network, with its addressing resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedNetwork {
     /// The network's name (`bridge` for the default bridge).
     pub name: String,
@@ -134,7 +135,7 @@ impl ResolvedNetwork {
 }
 
 /// A container's endpoint on one network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedEndpoint {
     /// The container's name.
     pub container: String,
@@ -257,6 +258,14 @@ pub enum StateError {
         other_bridge: String,
         /// Docker's reason.
         reason: &'static str,
+    },
+    /// A network that cannot be removed while containers are connected.
+    #[error("error while removing network: network {network} id {id} has active endpoints")]
+    ActiveEndpoints {
+        /// The network's name.
+        network: String,
+        /// Its ID.
+        id: String,
     },
     /// A container connected to a network that does not exist.
     #[error("network {network} not found")]
@@ -727,6 +736,92 @@ impl StateBuilder {
         }
     }
 
+    /// The networks, in creation order.
+    pub fn networks(&self) -> impl Iterator<Item = &ResolvedNetwork> {
+        self.networks.iter().map(|(n, _)| n)
+    }
+
+    /// Whether the IPv4 and IPv6 subnets of network `name` were configured by
+    /// the user (static endpoint addresses need that), to be stored and given
+    /// back to [`StateBuilder::restore_network`].
+    pub fn user_configured(&self, name: &str) -> Option<(bool, bool)> {
+        self.networks
+            .iter()
+            .find(|(n, _)| n.name == name)
+            .map(|(_, p)| (p.static_v4, p.static_v6))
+    }
+
+    /// Re-creates a network exactly as it was allocated before (a daemon
+    /// restart): the same subnets, ranges and gateways.
+    pub fn restore_network(
+        &mut self,
+        network: &ResolvedNetwork,
+        user_configured: (bool, bool),
+    ) -> Result<(), StateError> {
+        if self.network(&network.name).is_some() {
+            return Err(StateError::DuplicateNetwork {
+                name: network.name.clone(),
+            });
+        }
+        let mut pools = NetworkPools {
+            v4: None,
+            v6: None,
+            static_v4: user_configured.0,
+            static_v6: user_configured.1,
+        };
+        for family in Family::ALL {
+            let Some(sub) = network.family(family) else {
+                continue;
+            };
+            let (pool, _) = self.allocate_family(
+                &network.name,
+                family,
+                FamilyRequest {
+                    subnet: Some(sub.subnet),
+                    ip_range: sub.ip_range,
+                    gateway: sub.gateway,
+                    skip_gateway: sub.gateway.is_none(),
+                },
+            )?;
+            match family {
+                Family::V4 => pools.v4 = Some(pool),
+                Family::V6 => pools.v6 = Some(pool),
+            }
+        }
+        self.networks.push((network.clone(), pools));
+        Ok(())
+    }
+
+    /// Removes network `name` and releases its subnets; refused while
+    /// containers are connected to it.
+    pub fn remove_network(&mut self, name: &str) -> Result<ResolvedNetwork, StateError> {
+        let index = self
+            .networks
+            .iter()
+            .position(|(n, _)| n.name == name)
+            .ok_or_else(|| StateError::UnknownNetwork {
+                network: name.to_string(),
+            })?;
+        if self.endpoints.iter().any(|e| e.network == name) {
+            let network = &self.networks[index].0;
+            return Err(StateError::ActiveEndpoints {
+                network: network.name.clone(),
+                id: network.id.clone(),
+            });
+        }
+        let (network, pools) = self.networks.remove(index);
+        for pool in [pools.v4, pools.v6].into_iter().flatten() {
+            // The pool was allocated by this state, so releasing cannot fail.
+            let _ = self.ipam.release_pool(pool);
+        }
+        Ok(network)
+    }
+
+    /// The state as it stands, leaving the builder usable.
+    pub fn snapshot(&self) -> DesiredState {
+        self.clone().build()
+    }
+
     /// The state built so far.
     pub fn build(self) -> DesiredState {
         DesiredState {
@@ -1045,5 +1140,42 @@ mod tests {
             .add_container("d", &[Attachment::new("missing")], &[])
             .unwrap_err();
         assert_eq!(err.to_string(), "network missing not found");
+    }
+
+    #[test]
+    fn removed_networks_free_their_subnet_and_restored_ones_keep_theirs() {
+        let mut b = StateBuilder::new(DaemonConfig::default()).unwrap();
+        b.add_network(&spec("a")).unwrap();
+        let second = b.add_network(&spec("b")).unwrap().clone();
+        assert_eq!(second.v4.as_ref().unwrap().subnet, net("172.19.0.0/16"));
+        assert_eq!(b.user_configured("b"), Some((false, false)));
+        b.remove_network("a").unwrap();
+        // A daemon restart: the surviving network comes back as it was.
+        let mut restarted = StateBuilder::new(DaemonConfig::default()).unwrap();
+        restarted.restore_network(&second, (false, false)).unwrap();
+        assert_eq!(restarted.network("b"), Some(&second));
+        // The next network takes the lowest free pool, not b's.
+        let third = restarted.add_network(&spec("c")).unwrap();
+        assert_eq!(third.v4.as_ref().unwrap().subnet, net("172.18.0.0/16"));
+        assert_eq!(
+            restarted.remove_network("nope").unwrap_err().to_string(),
+            "network nope not found"
+        );
+    }
+
+    #[test]
+    fn a_network_with_containers_cannot_be_removed() {
+        let mut b = StateBuilder::new(DaemonConfig::default()).unwrap();
+        b.add_network(&with_subnet(spec("n"), "192.0.2.0/24")).unwrap();
+        b.add_container("c1", &[Attachment::new("n")], &[]).unwrap();
+        let err = b.remove_network("n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "error while removing network: network n id {} has active endpoints",
+                network_id("n")
+            )
+        );
+        assert!(b.network("n").is_some());
     }
 }
