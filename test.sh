@@ -7,4 +7,4 @@ cd "$(dirname "$0")"
 scripts/install-deps
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets
+cargo test

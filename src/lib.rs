@@ -7,9 +7,11 @@
 //! - [`firewall`]: the firewall layer: a pure planner from state to rules.
 //! - [`backend`]: renders a plan and applies it atomically to a namespace.
 
+pub mod api;
 pub mod backend;
 pub mod compose;
 pub mod firewall;
+pub mod host;
 pub mod model;
 pub mod preview;
 pub mod store;

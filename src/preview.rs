@@ -1,12 +1,20 @@
 //! Previewing and applying a Compose file's firewall rules: the code behind
 //! `bridgewall plan` and `bridgewall apply`.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
+use crate::backend::iptables::OwnedRules;
 use crate::backend::{BackendError, IptablesBackend, Netns, NetnsRunner, Variant};
 use crate::compose::{self, ComposeError};
 use crate::firewall::{Family, Ruleset, plan};
-use crate::model::daemon_config::{ConfigError, DaemonConfig};
+use crate::host::HostError;
+use crate::model::daemon_config::{ConfigError, DaemonConfig, FirewallBackend};
+
+/// Where `bridgewall apply` remembers, per namespace, which rules it put in
+/// the built-in chains, so that a later apply can take them out again.
+pub const APPLY_STATE_DIR: &str = "/run/bridgewall/apply";
 
 /// Anything that can stop a preview or an apply.
 #[derive(Debug, thiserror::Error)]
@@ -14,12 +22,28 @@ pub enum PreviewError {
     /// The daemon config file is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The daemon config asks for a firewall backend bridgewall lacks.
+    #[error(
+        "firewall-backend \"{0}\" is not supported: bridgewall programs iptables (set \"firewall-backend\": \"iptables\" or remove it)"
+    )]
+    UnsupportedBackend(&'static str),
     /// The Compose file is invalid.
     #[error(transparent)]
     Compose(#[from] ComposeError),
+    /// The namespace cannot be used.
+    #[error(transparent)]
+    Netns(#[from] HostError),
     /// Applying the rules failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// The record of earlier applies cannot be read or written.
+    #[error("{path}: {source}")]
+    ApplyState {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Loads the daemon config (`None`: Docker's defaults) and the Compose file,
@@ -33,6 +57,11 @@ pub fn plan_compose(
         Some(p) => DaemonConfig::load(p)?,
         None => DaemonConfig::default(),
     };
+    if daemon.firewall_backend == FirewallBackend::Nftables {
+        return Err(PreviewError::UnsupportedBackend(
+            daemon.firewall_backend.as_str(),
+        ));
+    }
     let state = compose::load(compose_file, &daemon)?;
     let fw = state.firewall_state();
     Ok(families.iter().map(|&f| plan(&fw, f)).collect())
@@ -44,11 +73,11 @@ pub fn render(rulesets: &[Ruleset]) -> String {
     rulesets
         .iter()
         .map(|rs| {
-            let tool = match rs.family {
-                Family::V4 => "iptables",
-                Family::V6 => "ip6tables",
-            };
-            format!("# bridgewall plan: {} ({tool}-save)\n{rs}", rs.family)
+            format!(
+                "# bridgewall plan: {} ({}-save)\n{rs}",
+                rs.family,
+                rs.family.iptables()
+            )
         })
         .collect()
 }
@@ -61,16 +90,49 @@ pub fn apply_compose(
     config_file: Option<&Path>,
     netns: &str,
 ) -> Result<usize, PreviewError> {
+    let ns = Netns::named(netns)?;
     let rulesets = plan_compose(compose_file, config_file, &Family::ALL)?;
-    let mut backend = IptablesBackend::new(
-        Box::new(NetnsRunner::new(Netns::named(netns))),
-        Variant::System,
-    );
+    let Netns::Path(ns_path) = &ns else {
+        unreachable!("a named namespace is a path")
+    };
+    // Keyed by the namespace's inode: a namespace deleted and made again
+    // under the same name starts with no history.
+    let meta = std::fs::metadata(ns_path).map_err(|e| PreviewError::ApplyState {
+        path: ns_path.clone(),
+        source: e,
+    })?;
+    let record = Path::new(APPLY_STATE_DIR).join(format!("{}-{}.json", meta.dev(), meta.ino()));
+    let mut owned: HashMap<Family, OwnedRules> = match std::fs::read(&record) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => HashMap::new(),
+    };
+    let mut backend = IptablesBackend::new(Box::new(NetnsRunner::new(ns)), Variant::System);
+    for (family, rules) in owned.drain() {
+        backend.set_owned(family, rules);
+    }
     let mut changed = 0;
+    let mut result: Result<(), PreviewError> = Ok(());
     for rs in &rulesets {
-        if backend.apply(rs)?.script.is_some() {
-            changed += 1;
+        match backend.apply(rs) {
+            Ok(report) => changed += usize::from(report.script.is_some()),
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
         }
     }
+    let owned: HashMap<Family, OwnedRules> =
+        Family::ALL.iter().map(|&f| (f, backend.owned(f))).collect();
+    let write = std::fs::create_dir_all(APPLY_STATE_DIR).and_then(|()| {
+        std::fs::write(
+            &record,
+            serde_json::to_vec(&owned).expect("rule sets always serialise"),
+        )
+    });
+    result?;
+    write.map_err(|e| PreviewError::ApplyState {
+        path: record,
+        source: e,
+    })?;
     Ok(changed)
 }

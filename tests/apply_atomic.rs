@@ -125,7 +125,7 @@ fn one_restore_per_family_and_idempotent() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let mut backend = IptablesBackend::new(
         Box::new(Counting {
-            inner: NetnsRunner::new(Netns::named(&ns.name)),
+            inner: NetnsRunner::new(Netns::named(&ns.name).unwrap()),
             calls: calls.clone(),
         }),
         Variant::System,

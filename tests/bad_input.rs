@@ -235,7 +235,7 @@ fn cases() -> Vec<Case> {
         compose_case(
             "    networks: [front]",
             "    networks: [back]",
-            "services.web.networks.back: service \"web\" refers to undefined network back: invalid compose project",
+            "services.web.networks[0]: service \"web\" refers to undefined network back: invalid compose project",
         ),
         compose_case(
             "    networks: [front]",

@@ -178,6 +178,39 @@ fn applied_scenarios_match_docker_documentation() {
     }
 }
 
+/// Applying one stack and then another to the same namespace leaves exactly
+/// the second one's rules: nothing stale in the built-in chains either.
+#[test]
+fn reapplying_a_changed_stack_leaves_no_stale_rule() {
+    let Some(dir) = support::conformance_dir() else {
+        support::require(false, "../shared conformance data");
+        return;
+    };
+    if !support::require(support::can_make_namespaces(), "root with ip and iptables") {
+        return;
+    }
+    let dir = dir.join("iptablesdoc");
+    let ns = support::TestNetns::new();
+    for name in [
+        "usernet-portmap-lo",
+        "usernet-portmap-noproxy",
+        "new-daemon",
+    ] {
+        let mut args = vec!["apply".to_string(), "--netns".into(), ns.name.clone()];
+        args.extend(scenario_args(name));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = bridgewall(&args);
+        assert!(ok, "apply {name} failed: {err}");
+    }
+    let want = documented_blocks(&dir, "new-daemon");
+    assert_eq!(ns.exec(&["iptables", "-S", "-t", "filter"]), want[0]);
+    assert_eq!(ns.exec(&["iptables", "-S", "-t", "nat"]), want[1]);
+    assert_eq!(
+        ns.exec(&["iptables", "-S", "-t", "raw"]),
+        "-P PREROUTING ACCEPT\n-P OUTPUT ACCEPT\n"
+    );
+}
+
 /// The default-bridge rules every scenario shares, as Docker documents them.
 const NEW_DAEMON_FILTER: &str = "-P INPUT ACCEPT
 -P FORWARD ACCEPT

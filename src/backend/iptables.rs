@@ -1,17 +1,20 @@
 //! The iptables backend: reads the namespace's current rules with
-//! `iptables-save`, works out the smallest change that brings bridgewall's
-//! part of them to the plan, and applies it with a single
-//! `iptables-restore --noflush --wait` per family.
+//! `iptables-save`, works out a change that brings bridgewall's part of them
+//! to the plan (whole owned chains, bridgewall's own rules in built-in
+//! chains), and applies it with a single `iptables-restore --noflush --wait`
+//! per family.
 //!
 //! It rewrites the chains bridgewall owns, touches only bridgewall's own rules
 //! in the built-in chains, creates `DOCKER-USER` when it is missing and never
 //! flushes or edits it. With nothing to change it runs no restore at all.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use crate::firewall::planner::OWNED_CHAINS;
-use crate::firewall::{Family, Owner, Ruleset};
+use serde::{Deserialize, Serialize};
+
+use crate::firewall::planner::{DOCKER_USER, OWNED_CHAINS};
+use crate::firewall::{Family, FirewallConfig, FirewallState, Owner, Ruleset, Table, plan};
 
 use super::BackendError;
 use super::netns::CommandRunner;
@@ -31,10 +34,7 @@ pub enum Variant {
 impl Variant {
     /// The `*-save` and `*-restore` programs for `family`.
     pub fn programs(self, family: Family) -> (String, String) {
-        let base = match family {
-            Family::V4 => "iptables",
-            Family::V6 => "ip6tables",
-        };
+        let base = family.iptables();
         let suffix = match self {
             Variant::System => "",
             Variant::Nft => "-nft",
@@ -47,14 +47,9 @@ impl Variant {
     }
 }
 
-/// The rules of one table as `iptables-save` printed them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SavedTable {
-    /// Chain names in the order printed.
-    pub chains: Vec<String>,
-    /// Rule specs (without `-A CHAIN`) per chain, in order.
-    pub rules: HashMap<String, Vec<String>>,
-}
+/// The rules of one table as `iptables-save` printed them: rule specs
+/// (without `-A CHAIN`) per chain, in order.
+pub type SavedTable = HashMap<String, Vec<String>>;
 
 /// Parses `iptables-save` output into tables.
 pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
@@ -64,19 +59,20 @@ pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
         if let Some(name) = line.strip_prefix('*') {
             current = Some(name.to_string());
             tables.entry(name.to_string()).or_default();
-        } else if let Some(decl) = line.strip_prefix(':') {
-            if let (Some(t), Some(chain)) = (&current, decl.split_whitespace().next()) {
-                let table = tables.entry(t.clone()).or_default();
-                table.chains.push(chain.to_string());
-                table.rules.entry(chain.to_string()).or_default();
-            }
+        } else if let (Some(decl), Some(t)) = (line.strip_prefix(':'), &current)
+            && let Some(chain) = decl.split_whitespace().next()
+        {
+            tables
+                .entry(t.clone())
+                .or_default()
+                .entry(chain.to_string())
+                .or_default();
         } else if let (Some(rest), Some(t)) = (line.strip_prefix("-A "), &current)
             && let Some((chain, spec)) = rest.split_once(' ')
         {
             tables
                 .entry(t.clone())
                 .or_default()
-                .rules
                 .entry(chain.to_string())
                 .or_default()
                 .push(spec.to_string());
@@ -85,26 +81,88 @@ pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
     tables
 }
 
-fn is_bridgewall_target(spec: &str) -> bool {
-    let target = spec
-        .split(" -j ")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .unwrap_or("");
-    target == crate::firewall::planner::DOCKER_USER
-        || OWNED_CHAINS.iter().any(|(_, c)| *c == target)
+/// The chain a rule spec jumps or goes to (`-j X` / `-g X`), if any.
+fn jump_target(spec: &str) -> Option<&str> {
+    let mut words = spec.split_whitespace();
+    words.by_ref().find(|w| *w == "-j" || *w == "-g")?;
+    words.next()
+}
+
+fn is_bridgewall_chain(name: &str) -> bool {
+    name == DOCKER_USER || OWNED_CHAINS.iter().any(|(_, c)| *c == name)
+}
+
+/// bridgewall's rules in the built-in chains as last applied, by
+/// `table/chain`: the rules it may remove there even once they are no longer
+/// planned. Kept by the caller between runs (the daemon's store, or a file
+/// per namespace for `bridgewall apply`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedRules(BTreeMap<String, BTreeSet<String>>);
+
+impl OwnedRules {
+    /// The built-in-chain rules of `ruleset`.
+    pub fn of(ruleset: &Ruleset) -> OwnedRules {
+        let mut owned = OwnedRules::default();
+        owned.add(ruleset);
+        owned
+    }
+
+    /// Adds the built-in-chain rules of `ruleset`.
+    pub fn add(&mut self, ruleset: &Ruleset) {
+        for t in &ruleset.tables {
+            for c in t.chains.iter().filter(|c| c.owner == Owner::Shared) {
+                let set = self
+                    .0
+                    .entry(format!("{}/{}", t.table.name(), c.name))
+                    .or_default();
+                set.extend(c.rules.iter().map(|r| r.to_string()));
+            }
+        }
+    }
+
+    /// The jumps into bridgewall's chains that any run may have left in the
+    /// built-in chains (with or without hairpin NAT, with `DOCKER-USER`):
+    /// always bridgewall's, even with no history.
+    pub fn base(family: Family) -> OwnedRules {
+        let mut owned = OwnedRules::default();
+        for hairpin in [false, true] {
+            let state = FirewallState {
+                config: FirewallConfig {
+                    hairpin,
+                    ..FirewallConfig::default()
+                },
+                daemon_level: true,
+                ..FirewallState::default()
+            };
+            owned.add(&plan(&state, family));
+        }
+        owned
+    }
+
+    fn contains(&self, table: Table, chain: &str, spec: &str) -> bool {
+        self.0
+            .get(&format!("{}/{chain}", table.name()))
+            .is_some_and(|s| s.contains(spec))
+    }
 }
 
 /// Works out the `iptables-restore --noflush` input that takes the current
-/// rules (`current`, from `iptables-save`) to `desired`. `previous` is what
-/// bridgewall applied last, if known: its rules in built-in chains are
-/// bridgewall's to remove. Returns `None` when nothing needs to change.
+/// rules (`current`, from `iptables-save`) to `desired`. `owned` lists what
+/// bridgewall applied before in the built-in chains. Returns `None` when
+/// nothing needs to change.
+///
+/// Chains bridgewall owns are rewritten whole when their content differs. In
+/// a built-in chain, bridgewall's rules are left where they are when they are
+/// all there, once each and in the planned order (other software's rules may
+/// sit around them, as Docker allows); otherwise they are deleted and put back,
+/// the head group at the top and the rest at the end.
 pub fn restore_script(
     current: &HashMap<String, SavedTable>,
     desired: &Ruleset,
-    previous: Option<&Ruleset>,
+    owned: &OwnedRules,
 ) -> Option<String> {
     let empty = SavedTable::default();
+    let base = OwnedRules::base(desired.family);
     let mut script = String::new();
     for tr in &desired.tables {
         let table = tr.table;
@@ -113,14 +171,16 @@ pub fn restore_script(
         let mut deletes = String::new();
         let mut body = String::new();
         let mut adds = String::new();
-        let mut stale = Vec::new();
+        // Rules that stay after this transaction outside bridgewall's chains:
+        // an owned chain they still jump to cannot be deleted.
+        let mut remaining: Vec<&str> = Vec::new();
 
         for chain in &tr.chains {
-            let cur_rules = cur.rules.get(&chain.name);
+            let cur_rules: &[String] = cur.get(&chain.name).map_or(&[], |v| v.as_slice());
             let want: Vec<String> = chain.rules.iter().map(|r| r.to_string()).collect();
             match chain.owner {
                 Owner::Bridgewall => {
-                    if cur_rules != Some(&want) {
+                    if cur.get(&chain.name) != Some(&want) {
                         let _ = writeln!(decls, ":{} - [0:0]", chain.name);
                         for r in &want {
                             let _ = writeln!(body, "-A {} {}", chain.name, r);
@@ -128,44 +188,49 @@ pub fn restore_script(
                     }
                 }
                 Owner::User => {
-                    if cur_rules.is_none() {
-                        let _ = writeln!(decls, ":{} - [0:0]", chain.name);
+                    // `-N` fails, instead of flushing, if the user creates the
+                    // chain between our save and this restore.
+                    if !cur.contains_key(&chain.name) {
+                        let _ = writeln!(decls, "-N {}", chain.name);
                     }
+                    remaining.extend(cur_rules.iter().map(String::as_str));
                 }
                 Owner::Shared => {
-                    let prev: Vec<String> = previous
-                        .and_then(|p| p.table(table).chain(&chain.name))
-                        .map(|c| c.rules.iter().map(|r| r.to_string()).collect())
-                        .unwrap_or_default();
-                    let cur_rules: &[String] = cur_rules.map_or(&[], |v| v.as_slice());
-                    let owned = |s: &String| {
-                        want.contains(s) || prev.contains(s) || is_bridgewall_target(s)
+                    let is_ours = |s: &str| {
+                        want.iter().any(|w| w == s)
+                            || owned.contains(table, &chain.name, s)
+                            || base.contains(table, &chain.name, s)
                     };
-                    let head = &want[..chain.head];
-                    let tail = &want[chain.head..];
-                    let in_place = cur_rules.len() >= want.len()
-                        && cur_rules[..head.len()] == *head
-                        && cur_rules[cur_rules.len() - tail.len()..] == *tail
-                        && !cur_rules[head.len()..cur_rules.len() - tail.len()]
-                            .iter()
-                            .any(owned);
+                    let ours: Vec<&String> = cur_rules.iter().filter(|s| is_ours(s)).collect();
+                    let in_place = ours.len() == want.len()
+                        && ours.iter().zip(&want).all(|(a, b)| *a == b)
+                        && cur_rules.get(..chain.pinned) == want.get(..chain.pinned);
+                    remaining.extend(cur_rules.iter().filter(|s| !is_ours(s)).map(String::as_str));
                     if !in_place {
-                        for r in cur_rules.iter().filter(|s| owned(s)) {
+                        for r in ours {
                             let _ = writeln!(deletes, "-D {} {}", chain.name, r);
                         }
-                        for (i, r) in head.iter().enumerate() {
+                        for (i, r) in chain.head_rules().iter().enumerate() {
                             let _ = writeln!(adds, "-I {} {} {}", chain.name, i + 1, r);
                         }
-                        for r in tail {
+                        for r in chain.tail_rules() {
                             let _ = writeln!(adds, "-A {} {}", chain.name, r);
                         }
                     }
                 }
             }
         }
-        for (t, name) in OWNED_CHAINS {
-            if *t == table && tr.chain(name).is_none() && cur.rules.contains_key(*name) {
-                stale.push(*name);
+        // Chains bridgewall owns that the plan no longer has (a family was
+        // switched off): emptied, and deleted unless something else still
+        // jumps to them.
+        let stale: Vec<&str> = OWNED_CHAINS
+            .iter()
+            .filter(|(t, name)| *t == table && tr.chain(name).is_none() && cur.contains_key(*name))
+            .map(|(_, name)| *name)
+            .collect();
+        for (name, rules) in cur {
+            if !table.is_builtin(name) && !is_bridgewall_chain(name) {
+                remaining.extend(rules.iter().map(String::as_str));
             }
         }
         if decls.is_empty()
@@ -185,7 +250,14 @@ pub fn restore_script(
             let _ = writeln!(script, "-F {name}");
         }
         for name in &stale {
-            let _ = writeln!(script, "-X {name}");
+            if remaining.iter().any(|r| jump_target(r) == Some(name)) {
+                tracing::warn!(
+                    chain = name,
+                    "not deleting chain: other rules still jump to it"
+                );
+            } else {
+                let _ = writeln!(script, "-X {name}");
+            }
         }
         script.push_str("COMMIT\n");
     }
@@ -203,7 +275,7 @@ pub struct ApplyReport {
 pub struct IptablesBackend {
     runner: Box<dyn CommandRunner>,
     variant: Variant,
-    applied: HashMap<Family, Ruleset>,
+    owned: HashMap<Family, OwnedRules>,
 }
 
 impl IptablesBackend {
@@ -212,20 +284,20 @@ impl IptablesBackend {
         IptablesBackend {
             runner,
             variant,
-            applied: HashMap::new(),
+            owned: HashMap::new(),
         }
     }
 
-    /// Tells the backend what was applied before (e.g. by an earlier run of
-    /// the daemon), so that it can remove bridgewall's stale rules from the
-    /// built-in chains.
-    pub fn set_previous(&mut self, ruleset: Ruleset) {
-        self.applied.insert(ruleset.family, ruleset);
+    /// Tells the backend which built-in-chain rules of `family` it applied
+    /// before (e.g. in an earlier run), so that it can remove them.
+    pub fn set_owned(&mut self, family: Family, owned: OwnedRules) {
+        self.owned.insert(family, owned);
     }
 
-    /// The ruleset applied last for `family`, if any.
-    pub fn previous(&self, family: Family) -> Option<&Ruleset> {
-        self.applied.get(&family)
+    /// The built-in-chain rules of `family` bridgewall may own now: to be
+    /// kept by the caller for the next run.
+    pub fn owned(&self, family: Family) -> OwnedRules {
+        self.owned.get(&family).cloned().unwrap_or_default()
     }
 
     /// Reads the namespace's current rules of `family`.
@@ -239,31 +311,44 @@ impl IptablesBackend {
     pub fn apply(&mut self, desired: &Ruleset) -> Result<ApplyReport, BackendError> {
         let family = desired.family;
         let current = parse_save(&self.save(family)?);
-        let script = restore_script(&current, desired, self.applied.get(&family));
+        let owned = self.owned.entry(family).or_default();
+        let script = restore_script(&current, desired, owned);
         if let Some(input) = &script {
             let (_, restore) = self.variant.programs(family);
             tracing::debug!(%family, "applying:\n{input}");
-            self.runner
-                .run(&restore, &["--noflush", "--wait"], Some(input))?;
+            if let Err(e) = self
+                .runner
+                .run(&restore, &["--noflush", "--wait"], Some(input))
+            {
+                // Some tables may have been committed (iptables-legacy commits
+                // table by table): the planned rules may be in place too.
+                owned.add(desired);
+                return Err(e);
+            }
         }
-        self.applied.insert(family, desired.clone());
+        *owned = OwnedRules::of(desired);
         Ok(ApplyReport { script })
     }
 }
 
 impl crate::firewall::Backend for IptablesBackend {
-    fn apply(&mut self, ruleset: &Ruleset) -> Result<ApplyReport, BackendError> {
-        IptablesBackend::apply(self, ruleset)
+    type Error = BackendError;
+
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<bool, BackendError> {
+        IptablesBackend::apply(self, ruleset).map(|r| r.script.is_some())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firewall::{FirewallState, plan};
 
     fn saved(text: &str) -> HashMap<String, SavedTable> {
         parse_save(text)
+    }
+
+    fn none() -> OwnedRules {
+        OwnedRules::default()
     }
 
     #[test]
@@ -272,19 +357,26 @@ mod tests {
             "*filter\n:INPUT ACCEPT [0:0]\n:DOCKER - [0:0]\n-A DOCKER -o br0 -j DROP\nCOMMIT\n",
         );
         let f = &t["filter"];
-        assert_eq!(f.chains, ["INPUT", "DOCKER"]);
-        assert_eq!(f.rules["DOCKER"], ["-o br0 -j DROP"]);
-        assert!(f.rules["INPUT"].is_empty());
+        assert_eq!(f["DOCKER"], ["-o br0 -j DROP"]);
+        assert!(f["INPUT"].is_empty());
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn jump_targets_are_read_from_the_words() {
+        assert_eq!(jump_target("-j DOCKER-FORWARD"), Some("DOCKER-FORWARD"));
+        assert_eq!(jump_target("-i eth0 -g DOCKER"), Some("DOCKER"));
+        assert_eq!(jump_target("-m comment --comment x"), None);
     }
 
     #[test]
     fn fresh_namespace_gets_everything_and_second_run_nothing() {
         let plan = plan(&FirewallState::default(), Family::V4);
-        let script = restore_script(&HashMap::new(), &plan, None).unwrap();
+        let script = restore_script(&HashMap::new(), &plan, &none()).unwrap();
         assert!(script.contains(":DOCKER-FORWARD - [0:0]\n"));
         assert!(script.contains("-I FORWARD 1 -j DOCKER-FORWARD\n"));
         let after = saved(&plan.to_save_text());
-        assert_eq!(restore_script(&after, &plan, Some(&plan)), None);
+        assert_eq!(restore_script(&after, &plan, &none()), None);
     }
 
     #[test]
@@ -294,36 +386,90 @@ mod tests {
             ..FirewallState::default()
         };
         let plan = plan(&state, Family::V4);
+        let fresh = restore_script(&HashMap::new(), &plan, &none()).unwrap();
+        assert!(
+            fresh.contains("-N DOCKER-USER\n"),
+            "created with -N, never declared"
+        );
         let mut text = plan.to_save_text();
         text = text.replace(
             "-A FORWARD -j DOCKER-FORWARD\n",
             "-A FORWARD -j DOCKER-FORWARD\n-A FORWARD -i eth9 -j ACCEPT\n-A DOCKER-USER -s 192.0.2.1/32 -j DROP\n",
         );
         let current = saved(&text);
-        assert_eq!(restore_script(&current, &plan, None), None);
+        assert_eq!(restore_script(&current, &plan, &none()), None);
         // A user rule above bridgewall's jumps: the jumps move back to the top.
         let moved = text.replace(
             "-A FORWARD -j DOCKER-USER\n",
             "-A FORWARD -i eth8 -j DROP\n-A FORWARD -j DOCKER-USER\n",
         );
-        let script = restore_script(&saved(&moved), &plan, None).unwrap();
+        let script = restore_script(&saved(&moved), &plan, &none()).unwrap();
         assert!(script.contains("-D FORWARD -j DOCKER-USER\n"));
         assert!(script.contains("-I FORWARD 1 -j DOCKER-USER\n-I FORWARD 2 -j DOCKER-FORWARD\n"));
         assert!(!script.contains("eth8"));
-        assert!(!script.contains(":DOCKER-USER"));
+        assert!(!script.contains("DOCKER-USER - "));
     }
 
     #[test]
-    fn disabled_family_removes_owned_chains() {
+    fn foreign_rules_around_ours_in_builtin_chains_cause_no_change() {
+        let plan = plan(&FirewallState::default(), Family::V4);
+        let text = plan.to_save_text().replace(
+            "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n",
+            "-A PREROUTING -i eth7 -j ACCEPT\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n-A PREROUTING -i eth6 -j ACCEPT\n",
+        );
+        assert_eq!(restore_script(&saved(&text), &plan, &none()), None);
+    }
+
+    #[test]
+    fn disabled_family_removes_owned_chains_even_without_history() {
         let on = plan(&FirewallState::default(), Family::V4);
-        let mut state = FirewallState::default();
-        state.config = crate::firewall::FirewallConfig {
-            ipv4: false,
-            ..state.config
+        let state = FirewallState {
+            config: FirewallConfig {
+                ipv4: false,
+                ..FirewallConfig::default()
+            },
+            ..FirewallState::default()
         };
         let off = plan(&state, Family::V4);
-        let script = restore_script(&saved(&on.to_save_text()), &off, Some(&on)).unwrap();
+        let script = restore_script(&saved(&on.to_save_text()), &off, &none()).unwrap();
         assert!(script.contains("-D FORWARD -j DOCKER-FORWARD\n"));
+        assert!(script.contains("-D PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n"));
+        assert!(script.contains("-F DOCKER-CT\n"));
         assert!(script.contains("-X DOCKER-ISOLATION-STAGE-2\n"));
+        // A user rule still jumping to one of them: emptied, not deleted.
+        let text = on.to_save_text().replace(
+            "COMMIT\n*nat",
+            "-A INPUT -i eth5 -j DOCKER-CT\nCOMMIT\n*nat",
+        );
+        let script = restore_script(&saved(&text), &off, &none()).unwrap();
+        assert!(script.contains("-F DOCKER-CT\n"));
+        assert!(!script.contains("-X DOCKER-CT\n"));
+        assert!(script.contains("-X DOCKER-BRIDGE\n"));
+    }
+
+    #[test]
+    fn rules_applied_before_are_removed_from_builtin_chains() {
+        let mut state = FirewallState::default();
+        state.networks.push(crate::firewall::NetworkConfig {
+            if_name: "br0".into(),
+            internal: false,
+            icc: true,
+            masquerade: true,
+            trusted_host_interfaces: vec![],
+            v4: Some(crate::firewall::FamilyConfig {
+                prefix: "192.0.2.0/24".parse().unwrap(),
+                host_ip: None,
+                gateway_mode: crate::firewall::GatewayMode::Nat,
+            }),
+            v6: None,
+        });
+        let with = plan(&state, Family::V4);
+        let without = plan(&FirewallState::default(), Family::V4);
+        let current = saved(&with.to_save_text());
+        let masq = "-D POSTROUTING -s 192.0.2.0/24 ! -o br0 -j MASQUERADE\n";
+        let forgetful = restore_script(&current, &without, &none()).unwrap();
+        assert!(!forgetful.contains(masq), "not known to be ours");
+        let script = restore_script(&current, &without, &OwnedRules::of(&with)).unwrap();
+        assert!(script.contains(masq));
     }
 }

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use nix::sched::{CloneFlags, setns};
@@ -27,6 +27,15 @@ pub trait CommandRunner: Send + Sync {
     ) -> Result<String, BackendError>;
 }
 
+/// The input line a restore error (`iptables-restore: line 11 failed`) is
+/// about.
+fn failed_line<'a>(stderr: &str, input: &'a str) -> Option<&'a str> {
+    let rest = &stderr[stderr.find("line ")? + 5..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let n: usize = digits.parse().ok()?;
+    input.lines().nth(n.checked_sub(1)?)
+}
+
 /// Where commands run: a network namespace file, or the caller's own
 /// namespace (for a daemon that has itself entered the namespace it manages).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +47,10 @@ pub enum Netns {
 }
 
 impl Netns {
-    /// The namespace `ip netns` knows as `name` (`/run/netns/NAME`).
-    pub fn named(name: &str) -> Netns {
-        Netns::Path(Path::new("/run/netns").join(name))
+    /// The namespace `ip netns` knows as `name` (`/run/netns/NAME`); the
+    /// name must be a plain file name.
+    pub fn named(name: &str) -> Result<Netns, crate::host::HostError> {
+        crate::host::netns::named_netns_path(name).map(Netns::Path)
     }
 }
 
@@ -109,13 +119,33 @@ impl CommandRunner for NetnsRunner {
             source: e,
         })?;
         if !out.status.success() {
+            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if let Some(line) = stdin.and_then(|input| failed_line(&stderr, input)) {
+                stderr.push_str(&format!(" (the line: {line})"));
+            }
             return Err(BackendError::Failed {
                 command: describe(),
                 status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                stderr,
                 input: stdin.map(str::to_string),
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_errors_point_at_their_input_line() {
+        let input = "*filter\n-X DOCKER\nCOMMIT\n";
+        assert_eq!(
+            failed_line("iptables-restore: line 2 failed: busy", input),
+            Some("-X DOCKER")
+        );
+        assert_eq!(failed_line("line 9 failed", input), None);
+        assert_eq!(failed_line("no line here", input), None);
     }
 }

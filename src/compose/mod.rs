@@ -389,7 +389,7 @@ fn parse_attachments(networks: &Node) -> Result<Vec<AttachDef>, ComposeError> {
         for item in networks.items()? {
             attachments.push(AttachDef {
                 key: item.string()?.to_string(),
-                path: networks.key_path(item.string()?),
+                path: item.path().to_string(),
                 ipv4: None,
                 ipv6: None,
                 priority: 0,
@@ -454,7 +454,6 @@ fn parse_port(item: &Node) -> Result<PortSpec, ComposeError> {
     let target = target_node.integer()?;
     let target = u16::try_from(target)
         .ok()
-        .filter(|t| *t != 0)
         .ok_or_else(|| target_node.error(format!("invalid containerPort: {target}")))?;
     let published = item.member("published")?.map(|p| p.scalar()).transpose()?;
     let host_ip = item.member("host_ip")?.map(|h| h.string()).transpose()?;
@@ -972,7 +971,7 @@ services:
             ),
             (
                 "services:\n  web:\n    image: x\n    networks: [front]\n",
-                "services.web.networks.front: service \"web\" refers to undefined network front: invalid compose project",
+                "services.web.networks[0]: service \"web\" refers to undefined network front: invalid compose project",
             ),
             (
                 "services:\n  web:\n    image: x\n    network_mode: host\n    networks: [front]\nnetworks:\n  front: {}\n",

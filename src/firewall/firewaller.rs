@@ -5,8 +5,6 @@
 //! [`Firewall`] keeps the desired [`FirewallState`] and re-plans it whole on
 //! each change; the backend turns the difference into one atomic update.
 
-use crate::backend::{ApplyReport, BackendError};
-
 use super::planner::plan;
 use super::ruleset::Ruleset;
 use super::types::{
@@ -16,8 +14,12 @@ use super::types::{
 
 /// Something that can bring a namespace's rules of one family to a plan.
 pub trait Backend {
-    /// Applies `ruleset` (one transaction, or none when nothing differs).
-    fn apply(&mut self, ruleset: &Ruleset) -> Result<ApplyReport, BackendError>;
+    /// Why applying failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Applies `ruleset` (one transaction, or none when nothing differs);
+    /// returns whether anything changed.
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<bool, Self::Error>;
 }
 
 /// Errors of the firewall interface.
@@ -40,7 +42,7 @@ pub enum FirewallError {
     NetworkInUse(String),
     /// Applying failed; the desired state was rolled back to what it was.
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The operations of the firewall layer.
@@ -98,10 +100,12 @@ impl<B: Backend> Firewall<B> {
         }
     }
 
-    fn apply(&mut self) -> Result<(), BackendError> {
+    fn apply(&mut self) -> Result<(), FirewallError> {
         let state = self.state();
         for (family, backend) in &mut self.backends {
-            backend.apply(&plan(&state, *family))?;
+            backend
+                .apply(&plan(&state, *family))
+                .map_err(|e| FirewallError::Backend(Box::new(e)))?;
         }
         Ok(())
     }
@@ -118,7 +122,7 @@ impl<B: Backend> Firewall<B> {
             self.endpoints = endpoints;
             // Best effort: bring the kernel back to the previous state.
             let _ = self.apply();
-            return Err(e.into());
+            return Err(e);
         }
         Ok(())
     }
@@ -219,7 +223,7 @@ impl<B: Backend> Firewaller for Firewall<B> {
     }
 
     fn reapply(&mut self) -> Result<(), FirewallError> {
-        self.apply().map_err(Into::into)
+        self.apply()
     }
 }
 
@@ -236,17 +240,14 @@ mod tests {
     }
 
     impl Backend for Recorder {
-        fn apply(&mut self, ruleset: &Ruleset) -> Result<ApplyReport, BackendError> {
+        type Error = std::io::Error;
+
+        fn apply(&mut self, ruleset: &Ruleset) -> Result<bool, std::io::Error> {
             if self.fail {
-                return Err(BackendError::Failed {
-                    command: "iptables-restore".into(),
-                    status: "exit status: 1".into(),
-                    stderr: "boom".into(),
-                    input: None,
-                });
+                return Err(std::io::Error::other("iptables-restore: line 3 failed"));
             }
             self.applied.push(ruleset.to_save_text());
-            Ok(ApplyReport { script: None })
+            Ok(true)
         }
     }
 

@@ -113,19 +113,19 @@ fn network_rules(
     }
     let hairpin = state.config.hairpin;
     let nat = !fam.gateway_mode.routed();
-    let (masq_target, hp_target) = match fam.host_ip {
-        Some(ip) => (
-            format!("SNAT --to-source {ip}"),
-            format!("SNAT --to-source {ip}"),
-        ),
-        None => ("MASQUERADE".to_string(), "MASQUERADE".to_string()),
+    // SNAT to the configured host address, or MASQUERADE.
+    let nat_target = match fam.host_ip {
+        Some(ip) => format!("SNAT --to-source {ip}"),
+        None => "MASQUERADE".to_string(),
     };
 
     if nat && net.masquerade {
         rs.insert(
             Table::Nat,
             "POSTROUTING",
-            Rule::jump(masq_target).src_net(fam.prefix).not_out_if(br),
+            Rule::jump(nat_target.clone())
+                .src_net(fam.prefix)
+                .not_out_if(br),
         );
     }
     if net.masquerade && !hairpin {
@@ -135,7 +135,7 @@ fn network_rules(
         rs.insert(
             Table::Nat,
             "POSTROUTING",
-            Rule::jump(hp_target).out_if(br).src_type_local(),
+            Rule::jump(nat_target).out_if(br).src_type_local(),
         );
     }
     if !net.icc {

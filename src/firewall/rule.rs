@@ -40,12 +40,6 @@ impl Rule {
         }
     }
 
-    /// Sets the target (`-j ...`), which may carry options (`DNAT --to-destination ...`).
-    pub fn to(mut self, target: impl Into<String>) -> Rule {
-        self.target = target.into();
-        self
-    }
-
     /// `-s NET`.
     pub fn src_net(mut self, net: IpNet) -> Rule {
         self.src = Some((false, net.to_string()));
@@ -157,11 +151,6 @@ impl Rule {
             .push("-m addrtype --src-type LOCAL".to_string());
         self
     }
-
-    /// The rule's target chain or action (the first word after `-j`).
-    pub fn target_name(&self) -> &str {
-        self.target.split(' ').next().unwrap_or("")
-    }
 }
 
 fn part(f: &mut fmt::Formatter<'_>, flag: &str, slot: &Option<(bool, String)>) -> fmt::Result {
@@ -213,12 +202,5 @@ mod tests {
             .src_addr("fd00::1".parse().unwrap())
             .icmp(Family::V6);
         assert_eq!(r.to_string(), "-s fd00::1/128 -p ipv6-icmp -j ACCEPT");
-        assert_eq!(r.target_name(), "ACCEPT");
-    }
-
-    #[test]
-    fn target_name_strips_options() {
-        let r = Rule::jump("DNAT --to-destination 10.0.0.2:80");
-        assert_eq!(r.target_name(), "DNAT");
     }
 }

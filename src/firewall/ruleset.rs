@@ -76,6 +76,10 @@ pub struct Chain {
     /// the rest belong at its end. Matters for shared chains, where other
     /// software's rules sit between the two groups.
     pub head: usize,
+    /// How many of `rules`, from the start, must be the chain's very first
+    /// rules whatever else is in it (the jumps to `DOCKER-USER` and
+    /// `DOCKER-FORWARD` in FORWARD, Docker's `EnsureJumpRule`).
+    pub pinned: usize,
 }
 
 impl Chain {
@@ -132,6 +136,7 @@ impl Ruleset {
                         owner: Owner::Shared,
                         rules: Vec::new(),
                         head: 0,
+                        pinned: 0,
                     })
                     .collect(),
             })
@@ -172,6 +177,7 @@ impl Ruleset {
                 owner,
                 rules: Vec::new(),
                 head: 0,
+                pinned: 0,
             },
         );
     }
@@ -191,6 +197,7 @@ impl Ruleset {
         if !c.rules.contains(&rule) {
             c.rules.insert(0, rule);
             c.head += 1;
+            c.pinned = 0;
         }
     }
 
@@ -212,9 +219,13 @@ impl Ruleset {
             if pos < c.head {
                 c.head -= 1;
             }
+            if pos < c.pinned {
+                c.pinned -= 1;
+            }
         }
         c.rules.insert(0, rule);
         c.head += 1;
+        c.pinned += 1;
     }
 
     /// The number of rules bridgewall plans in all tables.
@@ -238,7 +249,7 @@ impl Ruleset {
 }
 
 /// One table in `iptables-save` format.
-pub fn table_save_text(t: &TableRules) -> String {
+fn table_save_text(t: &TableRules) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "*{}", t.table.name());
     for c in &t.chains {
@@ -325,6 +336,9 @@ mod tests {
         let c = rs.table(Table::Filter).chain("FORWARD").unwrap();
         assert_eq!(c.head_rules(), &[Rule::jump("B")]);
         assert_eq!(c.tail_rules(), &[Rule::jump("A")]);
+        assert_eq!(c.pinned, 1);
+        rs.insert(Table::Filter, "FORWARD", Rule::jump("C"));
+        assert_eq!(rs.table(Table::Filter).chain("FORWARD").unwrap().pinned, 0);
     }
 
     #[test]

@@ -31,6 +31,22 @@ impl Family {
         }
     }
 
+    /// The family of a network.
+    pub fn of_net(net: IpNet) -> Family {
+        match net {
+            IpNet::V4(_) => Family::V4,
+            IpNet::V6(_) => Family::V6,
+        }
+    }
+
+    /// The family's iptables command: `iptables` or `ip6tables`.
+    pub fn iptables(self) -> &'static str {
+        match self {
+            Family::V4 => "iptables",
+            Family::V6 => "ip6tables",
+        }
+    }
+
     /// The loopback network of the family, as iptables prints it.
     pub fn loopback_net(self) -> &'static str {
         match self {

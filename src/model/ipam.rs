@@ -154,7 +154,7 @@ pub struct PoolId {
 impl PoolId {
     /// The family of the pool.
     pub fn family(&self) -> Family {
-        family_of_net(self.subnet)
+        Family::of_net(self.subnet)
     }
 }
 
@@ -237,13 +237,13 @@ impl Ipam {
                 ip_range: None,
             });
         };
-        if family_of_net(subnet) != family {
+        if Family::of_net(subnet) != family {
             return Err(IpamError::WrongFamily { subnet, family });
         }
         let subnet = subnet.trunc();
         let mut ip_range = ip_range.map(|range| range.trunc());
         if let Some(range) = ip_range {
-            if family_of_net(range) != family {
+            if Family::of_net(range) != family {
                 return Err(IpamError::FamilyMismatch {
                     subnet,
                     ip_range: range,
@@ -511,13 +511,6 @@ fn first_free(taken: &BTreeSet<u128>, start: u128, end: u128) -> Option<u128> {
     (candidate <= end).then_some(candidate)
 }
 
-fn family_of_net(net: IpNet) -> Family {
-    match net {
-        IpNet::V4(_) => Family::V4,
-        IpNet::V6(_) => Family::V6,
-    }
-}
-
 fn addr_to_int(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => u128::from(u32::from(a)),
@@ -552,7 +545,9 @@ fn make_net(family: Family, start: u128, prefix_len: u8) -> IpNet {
 }
 
 fn overlaps(a: IpNet, b: IpNet) -> bool {
-    net_start(a) <= net_end(b) && net_start(b) <= net_end(a) && family_of_net(a) == family_of_net(b)
+    net_start(a) <= net_end(b)
+        && net_start(b) <= net_end(a)
+        && Family::of_net(a) == Family::of_net(b)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::firewall::types::GatewayMode;
+use crate::firewall::types::{Family, GatewayMode};
 
 /// The only network driver bridgewall handles.
 pub const BRIDGE_DRIVER: &str = "bridge";
@@ -428,7 +428,7 @@ fn ip_range_problems(range: IpNet, subnet: IpNet, problems: &mut Vec<String>) {
 }
 
 fn subnet_is_v6(net: IpNet) -> bool {
-    matches!(net, IpNet::V6(_))
+    Family::of_net(net) == Family::V6
 }
 
 fn family_name(v6: bool) -> &'static str {

@@ -429,7 +429,7 @@ impl StateBuilder {
             let config = spec
                 .ipam
                 .iter()
-                .find(|c| c.subnet.is_some_and(|s| family_of(s) == family));
+                .find(|c| c.subnet.is_some_and(|s| Family::of_net(s) == family));
             let skip_gateway = match family {
                 Family::V4 => {
                     options.gateway_mode_ipv4 == GatewayMode::Isolated
@@ -832,13 +832,6 @@ impl StateBuilder {
     }
 }
 
-fn family_of(net: IpNet) -> Family {
-    match net {
-        IpNet::V4(_) => Family::V4,
-        IpNet::V6(_) => Family::V6,
-    }
-}
-
 fn as_v4(addr: IpAddr) -> Option<Ipv4Addr> {
     match addr {
         IpAddr::V4(a) => Some(a),
@@ -1166,7 +1159,8 @@ mod tests {
     #[test]
     fn a_network_with_containers_cannot_be_removed() {
         let mut b = StateBuilder::new(DaemonConfig::default()).unwrap();
-        b.add_network(&with_subnet(spec("n"), "192.0.2.0/24")).unwrap();
+        b.add_network(&with_subnet(spec("n"), "192.0.2.0/24"))
+            .unwrap();
         b.add_container("c1", &[Attachment::new("n")], &[]).unwrap();
         let err = b.remove_network("n").unwrap_err();
         assert_eq!(

@@ -22,7 +22,11 @@ pub enum Collection {
 }
 
 impl Collection {
-    const ALL: [Collection; 3] = [Collection::Networks, Collection::Sandboxes, Collection::Meta];
+    const ALL: [Collection; 3] = [
+        Collection::Networks,
+        Collection::Sandboxes,
+        Collection::Meta,
+    ];
 
     fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         TableDefinition::new(match self {
@@ -83,7 +87,10 @@ impl Store {
     }
 
     /// All records of `coll`, sorted by key.
-    pub fn list<T: DeserializeOwned>(&self, coll: Collection) -> Result<Vec<(String, T)>, StoreError> {
+    pub fn list<T: DeserializeOwned>(
+        &self,
+        coll: Collection,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(coll.table()).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -100,7 +107,11 @@ impl Store {
     }
 
     /// One record of `coll`.
-    pub fn get<T: DeserializeOwned>(&self, coll: Collection, key: &str) -> Result<Option<T>, StoreError> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        coll: Collection,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(coll.table()).map_err(|e| self.err(e))?;
         let Some(v) = table.get(key).map_err(|e| self.err(e))? else {
@@ -116,12 +127,18 @@ impl Store {
 
     /// Runs `f` in one write transaction, committed when `f` succeeds and
     /// discarded when it fails.
-    pub fn write<R>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, StoreError>) -> Result<R, StoreError> {
+    pub fn write<R>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         for coll in Collection::ALL {
             txn.open_table(coll.table()).map_err(|e| self.err(e))?;
         }
-        let mut tx = WriteTx { txn: &txn, store: self };
+        let mut tx = WriteTx {
+            txn: &txn,
+            store: self,
+        };
         let r = f(&mut tx)?;
         txn.commit().map_err(|e| self.err(e))?;
         Ok(r)
@@ -147,19 +164,32 @@ pub struct WriteTx<'a> {
 
 impl WriteTx<'_> {
     /// Inserts or replaces a record.
-    pub fn put<T: Serialize>(&mut self, coll: Collection, key: &str, value: &T) -> Result<(), StoreError> {
+    pub fn put<T: Serialize>(
+        &mut self,
+        coll: Collection,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Record {
             key: key.to_string(),
             source: e,
         })?;
-        let mut table = self.txn.open_table(coll.table()).map_err(|e| self.store.err(e))?;
-        table.insert(key, bytes.as_slice()).map_err(|e| self.store.err(e))?;
+        let mut table = self
+            .txn
+            .open_table(coll.table())
+            .map_err(|e| self.store.err(e))?;
+        table
+            .insert(key, bytes.as_slice())
+            .map_err(|e| self.store.err(e))?;
         Ok(())
     }
 
     /// Removes a record (no error if absent).
     pub fn delete(&mut self, coll: Collection, key: &str) -> Result<(), StoreError> {
-        let mut table = self.txn.open_table(coll.table()).map_err(|e| self.store.err(e))?;
+        let mut table = self
+            .txn
+            .open_table(coll.table())
+            .map_err(|e| self.store.err(e))?;
         table.remove(key).map_err(|e| self.store.err(e))?;
         Ok(())
     }
@@ -168,7 +198,10 @@ impl WriteTx<'_> {
     pub fn next_seq(&mut self, name: &str) -> Result<u64, StoreError> {
         let key = format!("seq/{name}");
         let current: u64 = {
-            let table = self.txn.open_table(Collection::Meta.table()).map_err(|e| self.store.err(e))?;
+            let table = self
+                .txn
+                .open_table(Collection::Meta.table())
+                .map_err(|e| self.store.err(e))?;
             let v = table.get(key.as_str()).map_err(|e| self.store.err(e))?;
             match v {
                 Some(v) => serde_json::from_slice(v.value()).map_err(|e| StoreError::Record {
@@ -215,19 +248,35 @@ mod tests {
         let all: Vec<(String, String)> = store.list(Collection::Networks).unwrap();
         assert_eq!(
             all,
-            [("a".to_string(), "first".to_string()), ("b".to_string(), "second".to_string())]
+            [
+                ("a".to_string(), "first".to_string()),
+                ("b".to_string(), "second".to_string())
+            ]
         );
-        assert_eq!(store.get::<String>(Collection::Networks, "c").unwrap(), None);
+        assert_eq!(
+            store.get::<String>(Collection::Networks, "c").unwrap(),
+            None
+        );
         assert_eq!(store.write(|tx| tx.next_seq("net")).unwrap(), 3);
-        assert!(store.list::<String>(Collection::Sandboxes).unwrap().is_empty());
+        assert!(
+            store
+                .list::<String>(Collection::Sandboxes)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn a_corrupt_record_names_its_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.write(|tx| tx.put(Collection::Meta, "k", &"text")).unwrap();
+        store
+            .write(|tx| tx.put(Collection::Meta, "k", &"text"))
+            .unwrap();
         let err = store.get::<u64>(Collection::Meta, "k").unwrap_err();
-        assert!(err.to_string().starts_with("state store record k:"), "{err}");
+        assert!(
+            err.to_string().starts_with("state store record k:"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,321 @@
+//! Network namespaces as files, the way `ip netns` keeps them.
+//!
+//! A namespace lives as long as something refers to it: a process in it, an
+//! open descriptor, or a bind mount of its nsfs inode. [`create_netns`] makes
+//! a new one in a short-lived thread and bind-mounts it on a file, exactly as
+//! `ip netns add` does for `/run/netns/NAME`; [`delete_netns`] undoes that.
+//!
+//! Namespace membership is per thread. [`enter_netns`] moves the calling
+//! thread (the daemon calls it first thing in `main`, before any other thread
+//! exists, so that every thread it later starts inherits the namespace);
+//! [`in_netns`] runs a closure in a scoped thread that has entered a
+//! namespace, leaving the caller where it is.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::statfs::{NSFS_MAGIC, statfs};
+
+use super::HostError;
+
+/// Where `ip netns` keeps named namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// Serialises the one-time setup of a run directory's mount (see
+/// [`create_netns`]), so that two creations never both bind-mount it.
+static RUN_DIR_SETUP: Mutex<()> = Mutex::new(());
+
+fn err(op: &'static str, path: &Path, source: impl Into<io::Error>) -> HostError {
+    HostError::new(op, path.display().to_string(), source.into())
+}
+
+/// The file of the namespace `ip netns` calls `name`: `/run/netns/NAME`.
+/// The name must be a plain file name, so that it cannot point anywhere else
+/// (such as the host's own namespace through `/proc/1/ns/net`).
+pub fn named_netns_path(name: &str) -> Result<PathBuf, HostError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(HostError::new(
+            "use netns",
+            name,
+            io::Error::new(io::ErrorKind::InvalidInput, "invalid namespace name"),
+        ));
+    }
+    Ok(Path::new(NETNS_RUN_DIR).join(name))
+}
+
+/// Creates the namespace `ip netns` calls `name` (`/run/netns/NAME`) and
+/// returns its path.
+pub fn create_named_netns(name: &str) -> Result<PathBuf, HostError> {
+    let path = named_netns_path(name)?;
+    create_netns(&path)?;
+    Ok(path)
+}
+
+/// Makes a new network namespace and bind-mounts it at `path`, like
+/// `ip netns add`:
+///
+/// 1. the parent directory is created if missing (mode 0755);
+/// 2. the parent is made a shared mount point (bind-mounted on itself first
+///    when it is not a mount point), so that the namespace mounted in it is
+///    seen from every mount namespace that shares it, the root one included,
+///    and so that mount namespaces made later (`ip netns exec`, a
+///    container's) see it too;
+/// 3. `path` is created, and must not exist already (`File exists`);
+/// 4. a dedicated thread unshares its network namespace and bind-mounts
+///    `/proc/thread-self/ns/net` on `path`; the calling thread's namespace
+///    never changes. (`/proc/self` would name the process's main thread.)
+///
+/// On failure after step 3, the file is removed again.
+pub fn create_netns(path: &Path) -> Result<(), HostError> {
+    const OP: &str = "create netns";
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => {
+            return Err(err(
+                OP,
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"),
+            ));
+        }
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(parent)
+        .map_err(|e| err(OP, parent, e))?;
+    make_shared_mount_point(parent).map_err(|e| err(OP, parent, e))?;
+
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(path)
+        .map_err(|e| err(OP, path, e))?;
+
+    let mounted = std::thread::scope(|s| {
+        s.spawn(|| -> Result<(), Errno> {
+            unshare(CloneFlags::CLONE_NEWNET)?;
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    if let Err(e) = mounted {
+        let _ = std::fs::remove_file(path);
+        return Err(err(OP, path, e));
+    }
+    Ok(())
+}
+
+/// Makes `dir` a shared mount point, recursively, as `ip netns add` does
+/// with its run directory: if `dir` is not a mount point (`EINVAL`), it is
+/// bind-mounted on itself first.
+fn make_shared_mount_point(dir: &Path) -> Result<(), Errno> {
+    let _guard = RUN_DIR_SETUP.lock().unwrap_or_else(|p| p.into_inner());
+    let share = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match share() {
+        Err(Errno::EINVAL) => {
+            mount(
+                Some(dir),
+                dir,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
+            share()
+        }
+        other => other,
+    }
+}
+
+/// Deletes the namespace mounted at `path`, like `ip netns del`: a lazy
+/// unmount (the namespace itself lives on while processes or descriptors
+/// still use it), then the file is removed. Deleting a namespace that is
+/// not there, or a file that is not mounted, succeeds.
+pub fn delete_netns(path: &Path) -> Result<(), HostError> {
+    const OP: &str = "delete netns";
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(err(OP, path, e)),
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(err(OP, path, e)),
+    }
+}
+
+/// Whether `path` is a namespace file: a mounted nsfs inode (as
+/// `/run/netns/NAME` is after [`create_netns`]) or a `/proc/PID/ns/*` link.
+/// An empty file left without its mount is not.
+pub fn netns_exists(path: &Path) -> bool {
+    statfs(path).is_ok_and(|s| s.filesystem_type() == NSFS_MAGIC)
+}
+
+/// Opens a namespace file for `setns`, naming `op` in the error.
+fn open_netns(op: &'static str, path: &Path) -> Result<File, HostError> {
+    File::open(path).map_err(|e| err(op, path, e))
+}
+
+/// Moves the calling thread into the network namespace at `path`.
+///
+/// Threads started afterwards inherit it; threads that already exist do
+/// not. The daemon calls this before it starts any thread (before the tokio
+/// runtime), so that the whole process then lives in that namespace.
+pub fn enter_netns(path: &Path) -> Result<(), HostError> {
+    const OP: &str = "enter netns";
+    let file = open_netns(OP, path)?;
+    setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| err(OP, path, e))
+}
+
+/// Runs `f` in a scoped thread that has entered the network namespace at
+/// `path`, and returns its result. The calling thread stays where it is; a
+/// panic in `f` is resumed in the caller.
+///
+/// Sockets that `f` opens (netlink, TCP...) belong to that namespace for
+/// their whole life, and `/proc/sys/net` read in `f` is that namespace's.
+pub fn in_netns<T: Send>(path: &Path, f: impl FnOnce() -> T + Send) -> Result<T, HostError> {
+    const OP: &str = "enter netns";
+    let file = open_netns(OP, path)?;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| err(OP, path, e))?;
+            drop(file);
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{TestNs, test_requires_root};
+    use std::os::unix::fs::MetadataExt;
+    use std::process::Command;
+
+    /// The inode of a thread's network namespace.
+    fn netns_inode(path: &Path) -> u64 {
+        std::fs::metadata(path).expect("stat namespace").ino()
+    }
+
+    fn ip_netns_list() -> String {
+        let out = Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("run ip netns list");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn create_enter_and_delete_a_named_namespace() {
+        if !test_requires_root() {
+            return;
+        }
+        let own = netns_inode(Path::new("/proc/thread-self/ns/net"));
+        let ns = TestNs::new();
+        let name = ns.name();
+        assert!(netns_exists(&ns.path));
+        assert!(
+            ip_netns_list()
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(&name)),
+            "ip netns list does not show {name}"
+        );
+        // A different namespace from ours, and we did not move.
+        let inside = netns_inode(&ns.path);
+        assert_ne!(inside, own);
+        assert_eq!(netns_inode(Path::new("/proc/thread-self/ns/net")), own);
+
+        // in_netns runs there, and leaves the caller where it was.
+        let seen = in_netns(&ns.path, || {
+            netns_inode(Path::new("/proc/thread-self/ns/net"))
+        })
+        .expect("in_netns");
+        assert_eq!(seen, inside);
+        assert_eq!(netns_inode(Path::new("/proc/thread-self/ns/net")), own);
+
+        // enter_netns moves the calling thread (a thread of our own here).
+        let entered = std::thread::spawn({
+            let path = ns.path.clone();
+            move || {
+                enter_netns(&path).expect("enter_netns");
+                netns_inode(Path::new("/proc/thread-self/ns/net"))
+            }
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(entered, inside);
+
+        // Creating it again is refused, and leaves it intact.
+        let again = create_netns(&ns.path).expect_err("second create");
+        assert_eq!(again.raw_os_error(), Some(nix::libc::EEXIST));
+        assert!(
+            again
+                .to_string()
+                .starts_with("create netns /run/netns/bwt-"),
+            "{again}"
+        );
+        assert!(netns_exists(&ns.path));
+
+        delete_netns(&ns.path).expect("delete");
+        assert!(!netns_exists(&ns.path));
+        assert!(!ns.path.exists());
+        delete_netns(&ns.path).expect("deleting twice is fine");
+        assert!(!ip_netns_list().contains(&name));
+    }
+
+    #[test]
+    fn a_plain_file_is_not_a_namespace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"").expect("write");
+        assert!(!netns_exists(&file));
+        assert!(!netns_exists(&dir.path().join("missing")));
+        let e = in_netns(&file, || ()).expect_err("not a namespace");
+        assert_eq!(e.op, "enter netns");
+        assert!(netns_exists(Path::new("/proc/self/ns/net")));
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for name in ["", ".", "..", "a/b"] {
+            let e = create_named_netns(name).expect_err(name);
+            assert_eq!(e.source.kind(), io::ErrorKind::InvalidInput, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_namespace_reaches_the_caller() {
+        if !test_requires_root() {
+            return;
+        }
+        let caught = std::panic::catch_unwind(|| {
+            in_netns(Path::new("/proc/self/ns/net"), || panic!("inner")).ok()
+        });
+        let payload = caught.expect_err("panic resumed");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"inner"));
+    }
+}

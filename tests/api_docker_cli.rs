@@ -1,0 +1,737 @@
+//! The API server against the real `docker` CLI (client only, no daemon, no
+//! root) and against bridgewall's own client, with an in-memory engine.
+//!
+//! Without a `docker` binary the CLI tests are skipped, except under
+//! `CI=true`, where they fail.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bridgewall::api::client::{Client, ClientError};
+use bridgewall::api::engine::{ApiError, Engine, Filters, filter_networks, find_network};
+use bridgewall::api::server::{bind_unix_socket, serve};
+use bridgewall::api::types::{
+    EndpointResource, Ipam, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkResource, NetworksPruneResponse, SystemVersion,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// An engine keeping networks in memory, with the predefined `bridge`,
+/// `host` and `none`, and Docker's answers for the cases the tests hit.
+#[derive(Default)]
+struct FakeEngine {
+    networks: Mutex<Vec<NetworkResource>>,
+}
+
+fn hex_id(seed: &str) -> String {
+    Sha256::digest(seed.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn resource(name: &str, driver: &str) -> NetworkResource {
+    NetworkResource {
+        name: name.into(),
+        id: hex_id(name),
+        created: SystemTime::now(),
+        scope: "local".into(),
+        driver: driver.into(),
+        enable_ipv4: true,
+        ipam: Ipam {
+            driver: "default".into(),
+            ..Ipam::default()
+        },
+        ..Default::default()
+    }
+}
+
+impl FakeEngine {
+    fn new() -> Self {
+        let predefined = vec![
+            resource("bridge", "bridge"),
+            resource("host", "host"),
+            resource("none", "null"),
+        ];
+        FakeEngine {
+            networks: Mutex::new(predefined),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for FakeEngine {
+    async fn create_network(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError> {
+        let mut networks = self.networks.lock().unwrap();
+        if networks.iter().any(|nw| nw.name == req.name) {
+            return Err(ApiError::network_name_conflict(&req.name));
+        }
+        let mut nw = resource(
+            &req.name,
+            if req.driver.is_empty() {
+                "bridge"
+            } else {
+                &req.driver
+            },
+        );
+        nw.enable_ipv4 = req.enable_ipv4.unwrap_or(true);
+        nw.enable_ipv6 = req.enable_ipv6.unwrap_or(false);
+        if let Some(ipam) = req.ipam {
+            nw.ipam = ipam;
+        }
+        nw.internal = req.internal;
+        nw.options = req.options;
+        nw.labels = req.labels;
+        let id = nw.id.clone();
+        networks.push(nw);
+        Ok(NetworkCreateResponse {
+            id,
+            warning: String::new(),
+        })
+    }
+
+    async fn list_networks(&self, filters: &Filters) -> Result<Vec<NetworkResource>, ApiError> {
+        filter_networks(self.networks.lock().unwrap().clone(), filters)
+    }
+
+    async fn inspect_network(
+        &self,
+        id_or_name: &str,
+        _: bool,
+    ) -> Result<NetworkResource, ApiError> {
+        find_network(&self.networks.lock().unwrap(), id_or_name).cloned()
+    }
+
+    async fn remove_network(&self, id_or_name: &str) -> Result<(), ApiError> {
+        let mut networks = self.networks.lock().unwrap();
+        let nw = find_network(&networks, id_or_name)?;
+        if bridgewall::api::engine::is_predefined_network(&nw.name) {
+            return Err(ApiError::predefined_network(&nw.name));
+        }
+        if !nw.containers.is_empty() {
+            return Err(ApiError::forbidden(format!(
+                "error while removing network: network {} has active endpoints",
+                nw.name
+            )));
+        }
+        let id = nw.id.clone();
+        networks.retain(|nw| nw.id != id);
+        Ok(())
+    }
+
+    async fn prune_networks(&self, filters: &Filters) -> Result<NetworksPruneResponse, ApiError> {
+        let prune = filters.prune(SystemTime::now())?;
+        let mut networks = self.networks.lock().unwrap();
+        let mut deleted = Vec::new();
+        networks.retain(|nw| {
+            let gone = prune.matches(nw);
+            if gone {
+                deleted.push(nw.name.clone());
+            }
+            !gone
+        });
+        Ok(NetworksPruneResponse {
+            networks_deleted: deleted,
+        })
+    }
+
+    async fn connect_network(
+        &self,
+        id_or_name: &str,
+        req: NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
+        let mut networks = self.networks.lock().unwrap();
+        let id = find_network(&networks, id_or_name)?.id.clone();
+        let nw = networks.iter_mut().find(|nw| nw.id == id).unwrap();
+        let ipv4 = req
+            .endpoint_config
+            .and_then(|ep| ep.ipam_config)
+            .map(|ipam| format!("{}/24", ipam.ipv4_address))
+            .unwrap_or_default();
+        nw.containers.insert(
+            hex_id(&req.container),
+            EndpointResource {
+                name: req.container.clone(),
+                endpoint_id: hex_id(&format!("{}-{}", req.container, nw.name)),
+                mac_address: "02:42:c0:00:02:05".into(),
+                ipv4_address: ipv4,
+                ipv6_address: String::new(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn disconnect_network(
+        &self,
+        id_or_name: &str,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        let mut networks = self.networks.lock().unwrap();
+        let id = find_network(&networks, id_or_name)?.id.clone();
+        let nw = networks.iter_mut().find(|nw| nw.id == id).unwrap();
+        match nw.containers.remove(&hex_id(&req.container)) {
+            Some(_) => Ok(()),
+            None => Err(ApiError::forbidden(format!(
+                "container {} is not connected to network {}",
+                req.container, nw.name
+            ))),
+        }
+    }
+}
+
+/// A server on a socket in a temporary directory, stopped on drop.
+struct Server {
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bridgewall.sock");
+        let listener = bind_unix_socket(&socket, 0o660).unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, Arc::new(FakeEngine::new()), async {
+            let _ = stopped.await;
+        }));
+        Server {
+            dir,
+            socket,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it to finish cleanly.
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+
+    /// Runs `docker -H unix://SOCKET ARGS` with a configuration of its own
+    /// and none of the caller's Docker environment.
+    async fn docker(&self, args: &[&str]) -> Output {
+        self.docker_with(&[], args).await
+    }
+
+    async fn docker_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::new("docker");
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env("NO_COLOR", "1");
+        for var in [
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+            "DOCKER_API_VERSION",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output().await.expect("running docker")
+    }
+
+    /// One raw HTTP/1.0 exchange: the status line, headers and body.
+    fn raw(&self, request: &str) -> (u16, String, String) {
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, head.to_ascii_lowercase(), body.to_string())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Whether the `docker` CLI is here; without it, skip (fail under CI).
+fn have_docker() -> bool {
+    let found = std::process::Command::new("docker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    support::require(found, "the docker CLI is not installed")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "docker failed ({}): {}{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Asserts exit code 1 and returns stderr.
+fn fails(out: Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    stderr(&out)
+}
+
+/// Asserts exit code 1 and returns stderr's first line (`docker network rm`
+/// 28.2 follows the daemon's error with `exit status 1`).
+fn fails_first_line(out: Output) -> String {
+    fails(out).lines().next().unwrap_or_default().to_string()
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+fn inspect_json(out: Output) -> serde_json::Value {
+    let text = ok(out);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value.as_array().map(Vec::len), Some(1), "{text}");
+    value[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_cli_creates_lists_inspects_and_removes() {
+    if !have_docker() {
+        return;
+    }
+    let server = Server::start();
+
+    let id = ok(server
+        .docker(&[
+            "network",
+            "create",
+            "--subnet",
+            "192.0.2.0/24",
+            "--gateway",
+            "192.0.2.1",
+            "--ip-range",
+            "192.0.2.128/25",
+            "-o",
+            "com.docker.network.bridge.enable_icc=false",
+            "--label",
+            "env=test",
+            "n1",
+        ])
+        .await);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    ok(server
+        .docker(&["network", "create", "--ipv6", "--internal", "n2"])
+        .await);
+
+    // The default table: ID (12 digits), name, driver, scope.
+    let table = ok(server.docker(&["network", "ls"]).await);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]);
+    assert!(
+        rows.contains(&vec![&id[..12], "n1", "bridge", "local"]),
+        "{table}"
+    );
+    assert_eq!(rows.len(), 6, "{table}");
+
+    // Sorted by name by the CLI.
+    let names = ok(server
+        .docker(&["network", "ls", "--format", "{{.Name}}"])
+        .await);
+    assert_eq!(lines(&names), ["bridge", "host", "n1", "n2", "none"]);
+    let named = ok(server
+        .docker(&[
+            "network",
+            "ls",
+            "-f",
+            "name=n1",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+        ])
+        .await);
+    assert_eq!(lines(&named), ["n1 bridge local"]);
+    let custom = ok(server
+        .docker(&[
+            "network",
+            "ls",
+            "-f",
+            "type=custom",
+            "--format",
+            "{{.Name}}",
+        ])
+        .await);
+    assert_eq!(lines(&custom), ["n1", "n2"]);
+    let labelled = ok(server
+        .docker(&["network", "ls", "--filter", "label=env=test", "-q"])
+        .await);
+    assert_eq!(lines(&labelled), [&id[..12]]);
+    let ipv6 = ok(server
+        .docker(&[
+            "network",
+            "ls",
+            "-f",
+            "type=custom",
+            "--format",
+            "{{.Name}} {{.IPv6}} {{.Internal}}",
+        ])
+        .await);
+    assert_eq!(lines(&ipv6), ["n1 false false", "n2 true true"]);
+
+    // Inspect prints the whole object.
+    let n1 = inspect_json(server.docker(&["network", "inspect", "n1"]).await);
+    assert_eq!(n1["Name"], "n1");
+    assert_eq!(n1["Id"], id.as_str());
+    assert_eq!(n1["Scope"], "local");
+    assert_eq!(n1["Driver"], "bridge");
+    assert_eq!(n1["EnableIPv4"], true);
+    assert_eq!(n1["EnableIPv6"], false);
+    assert_eq!(n1["Internal"], false);
+    assert_eq!(n1["IPAM"]["Driver"], "default");
+    assert_eq!(
+        n1["IPAM"]["Config"],
+        serde_json::json!([{"Subnet": "192.0.2.0/24", "IPRange": "192.0.2.128/25", "Gateway": "192.0.2.1"}])
+    );
+    assert_eq!(
+        n1["Options"],
+        serde_json::json!({"com.docker.network.bridge.enable_icc": "false"})
+    );
+    assert_eq!(n1["Labels"], serde_json::json!({"env": "test"}));
+    assert_eq!(n1["Containers"], serde_json::json!({}));
+    assert_eq!(n1["ConfigFrom"], serde_json::json!({"Network": ""}));
+    let created = n1["Created"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.contains('T'), "{created}");
+    let n2 = inspect_json(server.docker(&["network", "inspect", "n2"]).await);
+    assert_eq!(
+        (n2["EnableIPv6"].clone(), n2["Internal"].clone()),
+        (true.into(), true.into())
+    );
+    // By ID prefix, with a template.
+    let by_prefix = ok(server
+        .docker(&["network", "inspect", "--format", "{{.Name}}", &id[..6]])
+        .await);
+    assert_eq!(by_prefix, "n1\n");
+
+    assert_eq!(ok(server.docker(&["network", "rm", "n2"]).await), "n2\n");
+    assert_eq!(
+        ok(server.docker(&["network", "rm", &id]).await),
+        format!("{id}\n")
+    );
+    let names = ok(server
+        .docker(&["network", "ls", "--format", "{{.Name}}"])
+        .await);
+    assert_eq!(lines(&names), ["bridge", "host", "none"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_cli_prints_the_daemon_errors() {
+    if !have_docker() {
+        return;
+    }
+    let server = Server::start();
+    assert_eq!(
+        fails_first_line(server.docker(&["network", "rm", "nosuch"]).await),
+        "Error response from daemon: network nosuch not found"
+    );
+    assert_eq!(
+        fails_first_line(server.docker(&["network", "rm", "bridge"]).await),
+        "Error response from daemon: bridge is a pre-defined network and cannot be removed"
+    );
+    ok(server.docker(&["network", "create", "n1"]).await);
+    assert_eq!(
+        fails(server.docker(&["network", "create", "n1"]).await),
+        "Error response from daemon: network with name n1 already exists\n"
+    );
+    let err = fails(server.docker(&["network", "inspect", "nosuch"]).await);
+    assert!(err.contains("network nosuch not found"), "{err}");
+    assert_eq!(
+        fails(server.docker(&["network", "ls", "-f", "colour=red"]).await),
+        "Error response from daemon: invalid filter 'colour'\n"
+    );
+    assert_eq!(
+        fails(
+            server
+                .docker(&["network", "ls", "-f", "dangling=maybe"])
+                .await
+        ),
+        "Error response from daemon: invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")\n"
+    );
+    assert_eq!(
+        fails(
+            server
+                .docker(&["network", "prune", "-f", "--filter", "until=soon"])
+                .await
+        ),
+        "Error response from daemon: failed to parse value as time or duration: \"soon\"\n"
+    );
+    // A client speaking an API version below ours' minimum is refused.
+    let old = server
+        .docker_with(&[("DOCKER_API_VERSION", "1.23")], &["network", "ls"])
+        .await;
+    assert_eq!(
+        fails(old),
+        "Error response from daemon: client version 1.23 is too old. Minimum supported API \
+         version is 1.24, please upgrade your client to a newer version\n"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_cli_connects_disconnects_and_prunes() {
+    if !have_docker() {
+        return;
+    }
+    let server = Server::start();
+    for args in [
+        &["network", "create", "--subnet", "192.0.2.0/24", "used"][..],
+        &["network", "create", "unused"],
+        &["network", "create", "--label", "keep", "kept"],
+    ] {
+        ok(server.docker(args).await);
+    }
+    ok(server
+        .docker(&["network", "connect", "--ip", "192.0.2.5", "used", "c1"])
+        .await);
+    let used = inspect_json(server.docker(&["network", "inspect", "used"]).await);
+    let endpoint = &used["Containers"][hex_id("c1")];
+    assert_eq!(endpoint["Name"], "c1");
+    assert_eq!(endpoint["IPv4Address"], "192.0.2.5/24");
+    // Listed, a network's endpoints are left out since API 1.28.
+    let list = |version: &str| {
+        let request = format!(
+            "GET /v{version}/networks?filters=%7B%22name%22%3A%5B%22%5Eused%22%5D%7D HTTP/1.0\r\n\r\n"
+        );
+        let (status, _, body) = server.raw(&request);
+        assert_eq!(status, 200, "{body}");
+        let listed: Vec<NetworkResource> = serde_json::from_str(&body).unwrap();
+        assert_eq!(listed.len(), 1, "{body}");
+        listed[0].containers.len()
+    };
+    assert_eq!((list("1.27"), list("1.28"), list("1.51")), (1, 0, 0));
+    let dangling = ok(server
+        .docker(&[
+            "network",
+            "ls",
+            "-f",
+            "dangling=true",
+            "--format",
+            "{{.Name}}",
+        ])
+        .await);
+    assert_eq!(lines(&dangling), ["kept", "unused"]);
+    assert_eq!(
+        fails_first_line(server.docker(&["network", "rm", "used"]).await),
+        "Error response from daemon: error while removing network: network used has active endpoints"
+    );
+
+    // Prune spares the predefined, the used and, here, the labelled.
+    let pruned = ok(server
+        .docker(&["network", "prune", "-f", "--filter", "label!=keep"])
+        .await);
+    assert_eq!(pruned, "Deleted Networks:\nunused\n\n");
+    ok(server
+        .docker(&["network", "disconnect", "used", "c1"])
+        .await);
+    assert_eq!(
+        fails(
+            server
+                .docker(&["network", "disconnect", "used", "c1"])
+                .await
+        ),
+        "Error response from daemon: container c1 is not connected to network used\n"
+    );
+    // Created more than an hour ago: none.
+    assert_eq!(
+        ok(server
+            .docker(&["network", "prune", "-f", "--filter", "until=1h"])
+            .await),
+        ""
+    );
+    let pruned = ok(server.docker(&["network", "prune", "-f"]).await);
+    assert_eq!(pruned, "Deleted Networks:\nused\nkept\n\n");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_cli_reads_the_version() {
+    if !have_docker() {
+        return;
+    }
+    let server = Server::start();
+    let version = ok(server
+        .docker(&[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}",
+        ])
+        .await);
+    assert_eq!(
+        version,
+        format!("{} 1.51 1.24 linux\n", env!("CARGO_PKG_VERSION"))
+    );
+    let full = ok(server.docker(&["version"]).await);
+    assert!(
+        full.contains("\nServer: bridgewall\n bridgewall:\n  Version:"),
+        "{full}"
+    );
+    assert!(full.contains("1.51 (minimum version 1.24)"), "{full}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_routes_versions_and_headers() {
+    let server = Server::start();
+    let (status, head, body) = server.raw("GET /_ping HTTP/1.0\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    for header in [
+        "api-version: 1.51",
+        "ostype: linux",
+        "docker-experimental: false",
+        "swarm: inactive",
+    ] {
+        assert!(head.contains(header), "{header} in {head}");
+    }
+    let (status, _, body) = server.raw("HEAD /v1.40/_ping HTTP/1.0\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, ""));
+    let (status, _, body) = server.raw("GET /v1.52/_ping HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        "{\"message\":\"client version 1.52 is too new. Maximum supported API version is 1.51\"}\n"
+    );
+    let (status, head, body) = server.raw("GET /nowhere HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "{\"message\":\"page not found\"}\n")
+    );
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let (status, _, body) = server.raw("PUT /v1.51/networks HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "{\"message\":\"page not found\"}\n")
+    );
+    // A network may be called "create": GET on that path inspects it.
+    let (status, _, body) = server.raw("GET /v1.51/networks/create HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "{\"message\":\"network create not found\"}\n")
+    );
+    let bad_json = "POST /networks/create HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{\"Na\"";
+    let (status, _, body) = server.raw(bad_json);
+    assert_eq!(status, 400);
+    assert!(body.starts_with("{\"message\":\"invalid JSON: "), "{body}");
+    let (status, _, body) = server.raw("GET /networks?filters=%7Bnope HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "{\"message\":\"invalid filter\"}\n")
+    );
+    let (status, _, body) = server.raw("GET /networks/bridge?verbose=maybe HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 400);
+    assert!(body.contains("invalid value for verbose: maybe"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bridgewall_client_against_the_server() {
+    let server = Server::start();
+    let client = Client::new(&server.socket);
+    assert_eq!(client.socket(), server.socket.as_path());
+
+    let mut req = NetworkCreateRequest {
+        name: "n1".into(),
+        ..Default::default()
+    };
+    req.labels.insert("env".into(), "test".into());
+    let created: NetworkCreateResponse = client.post("/networks/create", &req).await.unwrap();
+    assert_eq!(created.id, hex_id("n1"));
+
+    let mut filters = Filters::new();
+    filters.add("label", "env=test");
+    let listed: Vec<NetworkResource> = client
+        .get(&format!("/networks?{}", filters.to_query()))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|nw| nw.name.as_str()).collect::<Vec<_>>(),
+        ["n1"]
+    );
+
+    let inspected: NetworkResource = client.get("/networks/n1").await.unwrap();
+    assert_eq!(inspected.id, created.id);
+    assert_eq!(
+        inspected.labels.get("env").map(String::as_str),
+        Some("test")
+    );
+
+    let connect = NetworkConnectRequest {
+        container: "c1".into(),
+        endpoint_config: None,
+    };
+    client
+        .post::<_, ()>("/networks/n1/connect", &connect)
+        .await
+        .unwrap();
+
+    match client
+        .post::<_, NetworkCreateResponse>("/networks/create", &req)
+        .await
+    {
+        Err(ClientError::Daemon { status, message }) => {
+            assert_eq!(
+                (status, message.as_str()),
+                (409, "network with name n1 already exists")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = client.delete("/networks/nosuch").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Error response from daemon: network nosuch not found"
+    );
+
+    let disconnect = NetworkDisconnectRequest {
+        container: "c1".into(),
+        force: false,
+    };
+    client
+        .post::<_, ()>("/networks/n1/disconnect", &disconnect)
+        .await
+        .unwrap();
+    let pruned: NetworksPruneResponse = client.post_empty("/networks/prune").await.unwrap();
+    assert_eq!(pruned.networks_deleted, ["n1"]);
+
+    let version: SystemVersion = client.get("/version").await.unwrap();
+    assert_eq!(version.api_version, "1.51");
+    assert_eq!(version.components[0].name, "bridgewall");
+    server.stop().await;
+}
