@@ -80,6 +80,7 @@ fn state_for(c: &Case) -> FirewallState {
         daemon_level: false,
         networks: Vec::new(),
         endpoints: Vec::new(),
+        drop_forward: Vec::new(),
     };
     if flag(c, "cleaned") {
         return state;

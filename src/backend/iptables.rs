@@ -47,9 +47,15 @@ impl Variant {
     }
 }
 
-/// The rules of one table as `iptables-save` printed them: rule specs
-/// (without `-A CHAIN`) per chain, in order.
-pub type SavedTable = HashMap<String, Vec<String>>;
+/// One table as `iptables-save` printed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedTable {
+    /// Rule specs (without `-A CHAIN`) per chain, in order; every chain of
+    /// the table has an entry.
+    pub rules: HashMap<String, Vec<String>>,
+    /// The policies of the built-in chains.
+    pub policies: HashMap<String, String>,
+}
 
 /// Parses `iptables-save` output into tables.
 pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
@@ -59,20 +65,22 @@ pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
         if let Some(name) = line.strip_prefix('*') {
             current = Some(name.to_string());
             tables.entry(name.to_string()).or_default();
-        } else if let (Some(decl), Some(t)) = (line.strip_prefix(':'), &current)
-            && let Some(chain) = decl.split_whitespace().next()
-        {
-            tables
-                .entry(t.clone())
-                .or_default()
-                .entry(chain.to_string())
-                .or_default();
+        } else if let (Some(decl), Some(t)) = (line.strip_prefix(':'), &current) {
+            let mut words = decl.split_whitespace();
+            if let (Some(chain), Some(policy)) = (words.next(), words.next()) {
+                let table = tables.entry(t.clone()).or_default();
+                table.rules.entry(chain.to_string()).or_default();
+                if policy != "-" {
+                    table.policies.insert(chain.to_string(), policy.to_string());
+                }
+            }
         } else if let (Some(rest), Some(t)) = (line.strip_prefix("-A "), &current)
             && let Some((chain, spec)) = rest.split_once(' ')
         {
             tables
                 .entry(t.clone())
                 .or_default()
+                .rules
                 .entry(chain.to_string())
                 .or_default()
                 .push(spec.to_string());
@@ -176,11 +184,11 @@ pub fn restore_script(
         let mut remaining: Vec<&str> = Vec::new();
 
         for chain in &tr.chains {
-            let cur_rules: &[String] = cur.get(&chain.name).map_or(&[], |v| v.as_slice());
+            let cur_rules: &[String] = cur.rules.get(&chain.name).map_or(&[], |v| v.as_slice());
             let want: Vec<String> = chain.rules.iter().map(|r| r.to_string()).collect();
             match chain.owner {
                 Owner::Bridgewall => {
-                    if cur.get(&chain.name) != Some(&want) {
+                    if cur.rules.get(&chain.name) != Some(&want) {
                         let _ = writeln!(decls, ":{} - [0:0]", chain.name);
                         for r in &want {
                             let _ = writeln!(body, "-A {} {}", chain.name, r);
@@ -190,12 +198,17 @@ pub fn restore_script(
                 Owner::User => {
                     // `-N` fails, instead of flushing, if the user creates the
                     // chain between our save and this restore.
-                    if !cur.contains_key(&chain.name) {
+                    if !cur.rules.contains_key(&chain.name) {
                         let _ = writeln!(decls, "-N {}", chain.name);
                     }
                     remaining.extend(cur_rules.iter().map(String::as_str));
                 }
                 Owner::Shared => {
+                    if let Some(policy) = chain.policy
+                        && cur.policies.get(&chain.name).map(String::as_str) != Some(policy)
+                    {
+                        let _ = writeln!(decls, ":{} {policy} [0:0]", chain.name);
+                    }
                     let is_ours = |s: &str| {
                         want.iter().any(|w| w == s)
                             || owned.contains(table, &chain.name, s)
@@ -225,10 +238,12 @@ pub fn restore_script(
         // jumps to them.
         let stale: Vec<&str> = OWNED_CHAINS
             .iter()
-            .filter(|(t, name)| *t == table && tr.chain(name).is_none() && cur.contains_key(*name))
+            .filter(|(t, name)| {
+                *t == table && tr.chain(name).is_none() && cur.rules.contains_key(*name)
+            })
             .map(|(_, name)| *name)
             .collect();
-        for (name, rules) in cur {
+        for (name, rules) in &cur.rules {
             if !table.is_builtin(name) && !is_bridgewall_chain(name) {
                 remaining.extend(rules.iter().map(String::as_str));
             }
@@ -357,9 +372,11 @@ mod tests {
             "*filter\n:INPUT ACCEPT [0:0]\n:DOCKER - [0:0]\n-A DOCKER -o br0 -j DROP\nCOMMIT\n",
         );
         let f = &t["filter"];
-        assert_eq!(f["DOCKER"], ["-o br0 -j DROP"]);
-        assert!(f["INPUT"].is_empty());
-        assert_eq!(f.len(), 2);
+        assert_eq!(f.rules["DOCKER"], ["-o br0 -j DROP"]);
+        assert!(f.rules["INPUT"].is_empty());
+        assert_eq!(f.rules.len(), 2);
+        assert_eq!(f.policies["INPUT"], "ACCEPT");
+        assert!(!f.policies.contains_key("DOCKER"));
     }
 
     #[test]
@@ -445,6 +462,23 @@ mod tests {
         assert!(script.contains("-F DOCKER-CT\n"));
         assert!(!script.contains("-X DOCKER-CT\n"));
         assert!(script.contains("-X DOCKER-BRIDGE\n"));
+    }
+
+    #[test]
+    fn forward_policy_is_set_only_when_planned() {
+        let plan_accept = plan(&FirewallState::default(), Family::V4);
+        let dropping = FirewallState {
+            drop_forward: vec![Family::V4],
+            ..FirewallState::default()
+        };
+        let plan_drop = plan(&dropping, Family::V4);
+        assert!(plan_drop.to_save_text().contains(":FORWARD DROP [0:0]\n"));
+        let current = saved(&plan_accept.to_save_text());
+        let script = restore_script(&current, &plan_drop, &none()).unwrap();
+        assert_eq!(script, "*filter\n:FORWARD DROP [0:0]\nCOMMIT\n");
+        // A policy bridgewall does not plan is left alone, whatever it is.
+        let user_drop = saved(&plan_drop.to_save_text());
+        assert_eq!(restore_script(&user_drop, &plan_accept, &none()), None);
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub trait Firewaller {
 pub struct Firewall<B: Backend> {
     config: FirewallConfig,
     daemon_level: bool,
+    drop_forward: Vec<Family>,
     networks: Vec<NetworkConfig>,
     endpoints: Vec<(String, FirewallEndpoint)>,
     backends: Vec<(Family, B)>,
@@ -84,6 +85,7 @@ impl<B: Backend> Firewall<B> {
         Firewall {
             config,
             daemon_level,
+            drop_forward: Vec::new(),
             networks: Vec::new(),
             endpoints: Vec::new(),
             backends,
@@ -97,6 +99,15 @@ impl<B: Backend> Firewall<B> {
             daemon_level: self.daemon_level,
             networks: self.networks.clone(),
             endpoints: self.endpoints.iter().map(|(_, e)| e.clone()).collect(),
+            drop_forward: self.drop_forward.clone(),
+        }
+    }
+
+    /// Sets the FORWARD policy of `family` to DROP from the next apply on
+    /// (the daemon enabled forwarding itself). It is never set back.
+    pub fn drop_forward(&mut self, family: Family) {
+        if !self.drop_forward.contains(&family) {
+            self.drop_forward.push(family);
         }
     }
 

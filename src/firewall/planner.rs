@@ -88,6 +88,9 @@ fn setup_chains(rs: &mut Ruleset, state: &FirewallState, family: Family) {
     }
     rs.append(Table::Nat, "OUTPUT", output);
 
+    if state.drop_forward.contains(&family) {
+        rs.set_policy(Table::Filter, "FORWARD", "DROP");
+    }
     rs.ensure_first(Table::Filter, "FORWARD", Rule::jump(DOCKER_FORWARD));
     for chain in [DOCKER_BRIDGE, ISOLATION_1, DOCKER_CT] {
         rs.ensure_first(Table::Filter, DOCKER_FORWARD, Rule::jump(chain));

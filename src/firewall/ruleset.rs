@@ -70,6 +70,10 @@ pub struct Chain {
     pub name: String,
     /// Who owns the chain's content.
     pub owner: Owner,
+    /// For a built-in chain, the policy bridgewall sets (`DROP` for FORWARD
+    /// when it enabled forwarding itself); `None` leaves the policy as it is
+    /// (a fresh namespace's is `ACCEPT`).
+    pub policy: Option<&'static str>,
     /// The wanted rules, in order.
     pub rules: Vec<Rule>,
     /// How many of `rules`, from the start, belong at the head of the chain;
@@ -134,6 +138,7 @@ impl Ruleset {
                     .map(|name| Chain {
                         name: name.to_string(),
                         owner: Owner::Shared,
+                        policy: None,
                         rules: Vec::new(),
                         head: 0,
                         pinned: 0,
@@ -175,6 +180,7 @@ impl Ruleset {
             Chain {
                 name: name.to_string(),
                 owner,
+                policy: None,
                 rules: Vec::new(),
                 head: 0,
                 pinned: 0,
@@ -208,6 +214,11 @@ impl Ruleset {
         if !c.rules.contains(&rule) {
             c.rules.push(rule);
         }
+    }
+
+    /// Sets the policy of built-in `chain`.
+    pub fn set_policy(&mut self, table: Table, chain: &str, policy: &'static str) {
+        self.chain_mut(table, chain).policy = Some(policy);
     }
 
     /// Moves or inserts `rule` to the very head of `chain` (Docker's
@@ -254,7 +265,7 @@ fn table_save_text(t: &TableRules) -> String {
     let _ = writeln!(out, "*{}", t.table.name());
     for c in &t.chains {
         let policy = if t.table.is_builtin(&c.name) {
-            "ACCEPT"
+            c.policy.unwrap_or("ACCEPT")
         } else {
             "-"
         };

@@ -263,4 +263,9 @@ pub struct FirewallState {
     pub networks: Vec<NetworkConfig>,
     /// Endpoints in the order they joined.
     pub endpoints: Vec<FirewallEndpoint>,
+    /// Families whose filter-FORWARD policy is set to DROP: Docker does that
+    /// when it enabled IP forwarding itself (and `ip-forward-no-drop` is not
+    /// set). Otherwise the policy is left as it is.
+    #[serde(default)]
+    pub drop_forward: Vec<Family>,
 }

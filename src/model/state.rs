@@ -188,6 +188,7 @@ impl DesiredState {
                 .map(ResolvedNetwork::firewall_config)
                 .collect(),
             endpoints,
+            drop_forward: Vec::new(),
         }
     }
 }
