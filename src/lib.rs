@@ -9,9 +9,12 @@
 
 pub mod api;
 pub mod backend;
+pub mod cli;
 pub mod compose;
+pub mod daemon;
 pub mod firewall;
 pub mod host;
 pub mod model;
+pub mod ports;
 pub mod preview;
 pub mod store;

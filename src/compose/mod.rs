@@ -37,7 +37,7 @@
 
 mod yaml;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
@@ -231,33 +231,27 @@ fn parse_network(project: &str, key: &str, node: &Node) -> Result<NetworkDef, Co
 }
 
 fn parse_ipam_config(node: &Node) -> Result<IpamConfig, ComposeError> {
-    let net = |field: &str, what: &str| -> Result<Option<IpNet>, ComposeError> {
-        let Some(value) = node.member(field)? else {
-            return Ok(None);
-        };
-        let text = value.string()?;
-        text.parse().map(Some).map_err(|_| {
-            value.error(format!(
-                "invalid {what} {text}: invalid CIDR block notation"
-            ))
-        })
+    let field = |name: &str| -> Result<Option<(Node, String)>, ComposeError> {
+        node.member(name)?
+            .map(|value| {
+                let text = value.string()?.to_string();
+                Ok((value, text))
+            })
+            .transpose()
     };
-    let subnet = net("subnet", "subnet")?;
-    let ip_range = net("ip_range", "ip-range")?;
-    let gateway =
-        match node.member("gateway")? {
-            Some(value) => {
-                let text = value.string()?;
-                Some(text.parse::<IpAddr>().map_err(|_| {
-                    value.error(format!("invalid gateway {text}: invalid IP address"))
-                })?)
-            }
-            None => None,
+    let (subnet, ip_range, gateway) = (field("subnet")?, field("ip_range")?, field("gateway")?);
+    let text = |f: &Option<(Node, String)>| f.as_ref().map(|(_, t)| t.clone());
+    let (s, r, g) = (text(&subnet), text(&ip_range), text(&gateway));
+    IpamConfig::parse(s.as_deref(), r.as_deref(), g.as_deref()).map_err(|e| {
+        let culprit = match e.field {
+            "subnet" => subnet,
+            "ip_range" => ip_range,
+            _ => gateway,
         };
-    Ok(IpamConfig {
-        subnet,
-        gateway,
-        ip_range,
+        match culprit {
+            Some((value, _)) => value.error(e.message),
+            None => node.error(e.message),
+        }
     })
 }
 
@@ -640,6 +634,7 @@ fn service_state_error(
 mod tests {
     use super::*;
     use crate::firewall::types::{GatewayMode, PortBinding, Protocol};
+    use std::net::IpAddr;
 
     fn load_str(text: &str) -> Result<DesiredState, ComposeError> {
         from_str(text, "My App!", &DaemonConfig::default())

@@ -103,6 +103,22 @@ impl<B: Backend> Firewall<B> {
         }
     }
 
+    /// Replaces the desired networks and endpoints without applying (a
+    /// daemon restoring its state); [`Firewaller::reapply`] applies them.
+    pub fn load(
+        &mut self,
+        networks: Vec<NetworkConfig>,
+        endpoints: Vec<(String, FirewallEndpoint)>,
+    ) {
+        self.networks = networks;
+        self.endpoints = endpoints;
+    }
+
+    /// The backends, with their families.
+    pub fn backends(&self) -> impl Iterator<Item = &(Family, B)> {
+        self.backends.iter()
+    }
+
     /// Sets the FORWARD policy of `family` to DROP from the next apply on
     /// (the daemon enabled forwarding itself). It is never set back.
     pub fn drop_forward(&mut self, family: Family) {

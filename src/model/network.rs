@@ -78,6 +78,53 @@ pub struct IpamConfig {
     pub ip_range: Option<IpNet>,
 }
 
+/// Which IPAM field of an entry is malformed, and Docker's message for it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct IpamFieldError {
+    /// `subnet`, `ip_range` or `gateway`.
+    pub field: &'static str,
+    /// The message, e.g. `invalid subnet 10.0.0/8: invalid CIDR block notation`.
+    pub message: String,
+}
+
+impl IpamConfig {
+    /// An entry from its textual fields, as the API and Compose give them
+    /// (`None` or empty: not set).
+    pub fn parse(
+        subnet: Option<&str>,
+        ip_range: Option<&str>,
+        gateway: Option<&str>,
+    ) -> Result<IpamConfig, IpamFieldError> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.filter(|t| !t.is_empty())
+        }
+        let net = |field: &'static str, what: &str, text: Option<&str>| {
+            given(text)
+                .map(|t| {
+                    t.parse::<IpNet>().map_err(|_| IpamFieldError {
+                        field,
+                        message: format!("invalid {what} {t}: invalid CIDR block notation"),
+                    })
+                })
+                .transpose()
+        };
+        let gateway = given(gateway)
+            .map(|t| {
+                t.parse::<IpAddr>().map_err(|_| IpamFieldError {
+                    field: "gateway",
+                    message: format!("invalid gateway {t}: invalid IP address"),
+                })
+            })
+            .transpose()?;
+        Ok(IpamConfig {
+            subnet: net("subnet", "subnet", subnet)?,
+            gateway,
+            ip_range: net("ip_range", "ip-range", ip_range)?,
+        })
+    }
+}
+
 /// A network as `docker network create` asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSpec {

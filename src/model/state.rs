@@ -410,6 +410,7 @@ impl StateBuilder {
         });
         self.create_network(
             DEFAULT_BRIDGE_NETWORK.to_string(),
+            network_id(DEFAULT_BRIDGE_NETWORK),
             false,
             options,
             Some(v4),
@@ -418,8 +419,19 @@ impl StateBuilder {
         )
     }
 
-    /// Creates a user-defined bridge network (`docker network create`).
+    /// Creates a user-defined bridge network (`docker network create`), with
+    /// an ID derived from its name ([`network_id`]).
     pub fn add_network(&mut self, spec: &NetworkSpec) -> Result<&ResolvedNetwork, StateError> {
+        self.add_network_with_id(spec, network_id(&spec.name))
+    }
+
+    /// Creates a user-defined bridge network with the given 64-hex-digit ID
+    /// (the daemon's are random, as Docker's).
+    pub fn add_network_with_id(
+        &mut self,
+        spec: &NetworkSpec,
+        id: String,
+    ) -> Result<&ResolvedNetwork, StateError> {
         let options = spec
             .validate()
             .map_err(|source| StateError::InvalidNetwork {
@@ -447,13 +459,15 @@ impl StateBuilder {
         };
         let v4 = spec.enable_ipv4.then(|| request(Family::V4));
         let v6 = spec.enable_ipv6.then(|| request(Family::V6));
-        self.create_network(spec.name.clone(), spec.internal, options, v4, v6, false)?;
+        self.create_network(spec.name.clone(), id, spec.internal, options, v4, v6, false)?;
         Ok(&self.networks.last().expect("just created").0)
     }
 
+    #[allow(clippy::too_many_arguments)] // one call site per kind of network
     fn create_network(
         &mut self,
         name: String,
+        id: String,
         internal: bool,
         options: BridgeOptions,
         v4: Option<FamilyRequest>,
@@ -463,7 +477,6 @@ impl StateBuilder {
         if self.network(&name).is_some() {
             return Err(StateError::DuplicateNetwork { name });
         }
-        let id = network_id(&name);
         let bridge = options
             .bridge_name
             .clone()

@@ -1,7 +1,10 @@
 //! Shared test support: locating `../shared`, namespaces that clean up after
 //! themselves, and the rule of CI (`CI=true`): a test that needs root or
-//! `../shared` fails there instead of skipping.
+//! `../shared` fails there instead of skipping. [`topology`] builds LANs of
+//! namespaces and sends real traffic through them.
 #![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod topology;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

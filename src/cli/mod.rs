@@ -1,0 +1,155 @@
+//! The `bridgewall` command line: `plan`/`apply` work on Compose files
+//! directly; `daemon` runs the daemon; the other commands are clients of the
+//! daemon's API, with the docker CLI's flags where the two overlap.
+
+mod network;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::api::HOST_ENV;
+use crate::api::client::{Client, resolve_socket};
+use crate::daemon::{self, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DaemonOptions};
+use crate::firewall::Family;
+use crate::preview;
+
+/// Docker's bridge-network firewall, standalone.
+#[derive(Parser)]
+#[command(name = "bridgewall", version, about)]
+pub struct Cli {
+    /// The daemon socket to connect to, or (for `daemon`) to listen on
+    /// (`unix:///run/bridgewall.sock` by default; also `BRIDGEWALL_HOST`).
+    #[arg(short = 'H', long = "host", global = true, value_name = "unix://PATH")]
+    host: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FamilyArg {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the iptables rules Docker would program for a Compose file.
+    Plan {
+        /// The daemon config (daemon.json); Docker's defaults without it.
+        #[arg(long, value_name = "daemon.json")]
+        config: Option<PathBuf>,
+        /// Print only this family (default: IPv4 then IPv6).
+        #[arg(long)]
+        family: Option<FamilyArg>,
+        /// The Compose file.
+        compose_file: PathBuf,
+    },
+    /// Apply a Compose file's rules to an existing network namespace.
+    Apply {
+        /// The daemon config (daemon.json); Docker's defaults without it.
+        #[arg(long, value_name = "daemon.json")]
+        config: Option<PathBuf>,
+        /// The network namespace (as named by `ip netns`) to program.
+        #[arg(long, value_name = "NAME")]
+        netns: String,
+        /// The Compose file.
+        compose_file: PathBuf,
+    },
+    /// Run the daemon.
+    Daemon {
+        /// The daemon config (daemon.json); Docker's defaults without it.
+        #[arg(long, value_name = "daemon.json")]
+        config: Option<PathBuf>,
+        /// Where the daemon keeps its state.
+        #[arg(long, default_value = DEFAULT_DATA_ROOT)]
+        data_root: PathBuf,
+        /// Where the daemon keeps runtime files.
+        #[arg(long, default_value = DEFAULT_EXEC_ROOT)]
+        exec_root: PathBuf,
+        /// Run the daemon, and all it creates, in this network namespace
+        /// (created when missing).
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+    },
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Plan {
+            config,
+            family,
+            compose_file,
+        } => {
+            let families: &[Family] = match family {
+                None => &Family::ALL,
+                Some(FamilyArg::Ipv4) => &[Family::V4],
+                Some(FamilyArg::Ipv6) => &[Family::V6],
+            };
+            let rulesets = preview::plan_compose(&compose_file, config.as_deref(), families)
+                .map_err(|e| format!("bridgewall: {e}"))?;
+            print!("{}", preview::render(&rulesets));
+            Ok(())
+        }
+        Command::Apply {
+            config,
+            netns,
+            compose_file,
+        } => {
+            let n = preview::apply_compose(&compose_file, config.as_deref(), &netns)
+                .map_err(|e| format!("bridgewall: {e}"))?;
+            eprintln!("applied to {netns}: {n} of 2 families changed");
+            Ok(())
+        }
+        Command::Daemon {
+            config,
+            data_root,
+            exec_root,
+            netns,
+        } => {
+            let socket = socket(cli.host.as_deref())?;
+            daemon::run(DaemonOptions {
+                config_file: config,
+                data_root,
+                exec_root,
+                socket,
+                netns,
+            })
+            .map_err(|e| format!("bridgewall daemon: {e}"))
+        }
+        Command::Network(cmd) => {
+            let client = Client::new(socket(cli.host.as_deref())?);
+            block_on(network::run(&client, cmd))
+        }
+    }
+}
+
+fn socket(flag: Option<&str>) -> Result<PathBuf, String> {
+    let env = std::env::var(HOST_ENV).ok();
+    resolve_socket(flag, env.as_deref()).map_err(|e| e.to_string())
+}
+
+/// Runs a client command on a small single-threaded runtime.
+fn block_on(f: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("bridgewall: {e}"))?
+        .block_on(f)
+}

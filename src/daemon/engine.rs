@@ -1,0 +1,548 @@
+//! The daemon's engine: networks (and later sandboxes) as desired state in
+//! the store, converged onto the system (bridges, sysctls, firewall), served
+//! through the Docker-compatible API ([`crate::api::Engine`]).
+//!
+//! Every change follows the same steps: validate and allocate on a copy of
+//! the in-memory state; record the intent in the store (`Creating` /
+//! `Removing`); change the system; record the outcome. A failure undoes what
+//! was done; a crash leaves an intent that the next start finishes or undoes.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::api::engine::{ApiError, Engine, Filters, filter_networks, find_network};
+use crate::api::types::{
+    ConfigReference, Ipam, IpamConfig as ApiIpamConfig, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource,
+    NetworksPruneResponse,
+};
+use crate::backend::iptables::OwnedRules;
+use crate::backend::{IptablesBackend, Netns, NetnsRunner, Variant};
+use crate::firewall::{Family, Firewall, Firewaller};
+use crate::host::links::Links;
+use crate::host::sysctl;
+use crate::model::daemon_config::DaemonConfig;
+use crate::model::network::{IpamConfig, NetworkError, NetworkSpec};
+use crate::model::state::{ResolvedNetwork, StateBuilder, StateError};
+use crate::store::{Collection, Store};
+
+use super::DaemonError;
+use super::bridge::{self, BridgeSettings};
+
+/// Where a network is in its life; anything but `Active` found at start is
+/// an interrupted change, undone then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Being created: the system may be half set up.
+    Creating,
+    /// Created.
+    Active,
+    /// Being removed: the system may be half torn down.
+    Removing,
+}
+
+/// A user-defined network as the store keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    /// Creation order.
+    pub seq: u64,
+    /// Where the network is in its life.
+    pub phase: Phase,
+    /// When it was created.
+    pub created: SystemTime,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// What was asked for (options and IPAM config as given).
+    pub spec: NetworkSpec,
+    /// What was allocated.
+    pub network: ResolvedNetwork,
+    /// Whether its IPv4/IPv6 subnets were configured by the user.
+    pub user_configured: (bool, bool),
+}
+
+/// The engine behind the API.
+pub struct Daemon {
+    config: DaemonConfig,
+    started: SystemTime,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: StateBuilder,
+    records: Vec<NetworkRecord>,
+    store: Store,
+    links: Links,
+    firewall: Firewall<IptablesBackend>,
+}
+
+fn owned_key(family: Family) -> String {
+    format!("owned-rules/{family}")
+}
+
+fn random_id() -> Result<String, DaemonError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| DaemonError::Startup(format!("random ID: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Daemon {
+    /// Starts the engine: restores the stored networks (finishing or undoing
+    /// interrupted changes), sets up forwarding, bridges and the firewall.
+    pub async fn start(config: DaemonConfig, store: Store) -> Result<Daemon, DaemonError> {
+        let links = Links::current()?;
+        let mut state =
+            StateBuilder::new(config.clone()).map_err(|e| DaemonError::Startup(e.to_string()))?;
+        let mut records: Vec<NetworkRecord> = store
+            .list::<NetworkRecord>(Collection::Networks)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        records.sort_by_key(|r| r.seq);
+        let mut active = Vec::new();
+        for rec in records {
+            if rec.phase == Phase::Active {
+                state
+                    .restore_network(&rec.network, rec.user_configured)
+                    .map_err(|e| {
+                        DaemonError::Startup(format!("restore network {}: {e}", rec.network.name))
+                    })?;
+                active.push(rec);
+            } else {
+                tracing::info!(network = %rec.network.name, phase = ?rec.phase, "undoing an interrupted change");
+                if let Err(e) = bridge::tear_down(&links, &rec.network.bridge).await {
+                    tracing::warn!("{e}");
+                }
+                store.write(|tx| tx.delete(Collection::Networks, &rec.network.id))?;
+            }
+        }
+
+        let mut backends = Vec::new();
+        for family in Family::ALL {
+            let mut backend =
+                IptablesBackend::new(Box::new(NetnsRunner::new(Netns::Current)), Variant::System);
+            if let Some(owned) = store.get::<OwnedRules>(Collection::Meta, &owned_key(family))? {
+                backend.set_owned(family, owned);
+            }
+            backends.push((family, backend));
+        }
+        let firewall = Firewall::new(config.firewall_config(), true, backends);
+        let daemon = Daemon {
+            config,
+            started: SystemTime::now(),
+            inner: Mutex::new(Inner {
+                state,
+                records: active,
+                store,
+                links,
+                firewall,
+            }),
+        };
+        {
+            let mut inner = daemon.inner.lock().await;
+            let networks: Vec<ResolvedNetwork> = inner.state.networks().cloned().collect();
+            for net in &networks {
+                daemon.prepare_host(&mut inner, net).await?;
+            }
+            let snapshot = inner.state.snapshot().firewall_state();
+            inner.firewall.load(snapshot.networks, Vec::new());
+            inner.firewall.reapply()?;
+            inner.persist_owned()?;
+        }
+        Ok(daemon)
+    }
+
+    /// The daemon config the engine runs with.
+    pub fn config(&self) -> &DaemonConfig {
+        &self.config
+    }
+
+    fn bridge_settings(&self) -> BridgeSettings {
+        BridgeSettings {
+            hairpin: !self.config.userland_proxy,
+            mtu: self.config.mtu,
+        }
+    }
+
+    /// Forwarding for the families of `net` (Docker's `setupIPForwarding`),
+    /// the FORWARD DROP policy when the daemon enabled it itself, then the
+    /// bridge.
+    async fn prepare_host(
+        &self,
+        inner: &mut Inner,
+        net: &ResolvedNetwork,
+    ) -> Result<(), DaemonError> {
+        if self.config.ip_forward {
+            for family in Family::ALL {
+                if net.family(family).is_none() {
+                    continue;
+                }
+                let filtering = match family {
+                    Family::V4 => self.config.iptables,
+                    Family::V6 => self.config.ip6tables,
+                };
+                if sysctl::enable_forwarding(family)?
+                    && filtering
+                    && !self.config.ip_forward_no_drop
+                {
+                    inner.firewall.drop_forward(family);
+                }
+            }
+        }
+        bridge::set_up(&inner.links, net, self.bridge_settings()).await?;
+        Ok(())
+    }
+
+    /// Re-applies the whole firewall (after a reload, or rules flushed by
+    /// someone else).
+    pub async fn reapply(&self) -> Result<(), DaemonError> {
+        let mut inner = self.inner.lock().await;
+        inner.firewall.reapply()?;
+        inner.persist_owned()
+    }
+
+    fn resource(&self, net: &ResolvedNetwork, rec: Option<&NetworkRecord>) -> NetworkResource {
+        let config = Family::ALL
+            .iter()
+            .filter_map(|&f| net.family(f))
+            .map(|sub| ApiIpamConfig {
+                subnet: sub.subnet.to_string(),
+                ip_range: sub.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+                gateway: sub.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                ..ApiIpamConfig::default()
+            })
+            .collect();
+        let options = match rec {
+            Some(rec) => rec.spec.options.clone(),
+            None => self.default_bridge_options(net),
+        };
+        NetworkResource {
+            name: net.name.clone(),
+            id: net.id.clone(),
+            created: rec.map_or(self.started, |r| r.created),
+            scope: "local".into(),
+            driver: "bridge".into(),
+            enable_ipv4: net.v4.is_some(),
+            enable_ipv6: net.v6.is_some(),
+            ipam: Ipam {
+                driver: "default".into(),
+                options: BTreeMap::new(),
+                config,
+            },
+            internal: net.internal,
+            config_from: ConfigReference::default(),
+            options,
+            labels: rec.map(|r| r.labels.clone()).unwrap_or_default(),
+            ..NetworkResource::default()
+        }
+    }
+
+    /// The options `docker network inspect bridge` shows.
+    fn default_bridge_options(&self, net: &ResolvedNetwork) -> BTreeMap<String, String> {
+        let o = &net.options;
+        [
+            (
+                "com.docker.network.bridge.default_bridge",
+                "true".to_string(),
+            ),
+            (
+                "com.docker.network.bridge.enable_icc",
+                o.enable_icc.to_string(),
+            ),
+            (
+                "com.docker.network.bridge.enable_ip_masquerade",
+                o.enable_ip_masquerade.to_string(),
+            ),
+            (
+                "com.docker.network.bridge.host_binding_ipv4",
+                self.config.ip.to_string(),
+            ),
+            ("com.docker.network.bridge.name", net.bridge.clone()),
+            (
+                "com.docker.network.driver.mtu",
+                o.mtu.or(self.config.mtu).unwrap_or(1500).to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    fn all_resources(&self, inner: &Inner) -> Vec<NetworkResource> {
+        inner
+            .state
+            .networks()
+            .map(|net| {
+                let rec = inner.records.iter().find(|r| r.network.id == net.id);
+                self.resource(net, rec)
+            })
+            .collect()
+    }
+
+    /// Removes one user network: intent, firewall, bridge, record.
+    async fn remove(&self, inner: &mut Inner, name: &str) -> Result<(), ApiError> {
+        let mut next = inner.state.clone();
+        let net = next.remove_network(name).map_err(state_error)?;
+        let index = inner
+            .records
+            .iter()
+            .position(|r| r.network.id == net.id)
+            .ok_or_else(|| ApiError::predefined_network(name))?;
+        let mut rec = inner.records[index].clone();
+        rec.phase = Phase::Removing;
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Networks, &net.id, &rec))
+            .map_err(internal)?;
+        inner
+            .firewall
+            .remove_network(&net.bridge)
+            .map_err(internal)?;
+        inner.persist_owned().map_err(internal)?;
+        bridge::tear_down(&inner.links, &net.bridge)
+            .await
+            .map_err(internal)?;
+        inner
+            .store
+            .write(|tx| tx.delete(Collection::Networks, &net.id))
+            .map_err(internal)?;
+        inner.records.remove(index);
+        inner.state = next;
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn persist_owned(&self) -> Result<(), DaemonError> {
+        let owned: Vec<(Family, OwnedRules)> = self
+            .firewall
+            .backends()
+            .map(|(f, b)| (*f, b.owned(*f)))
+            .collect();
+        self.store.write(|tx| {
+            for (family, rules) in &owned {
+                tx.put(Collection::Meta, &owned_key(*family), rules)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// Docker's status codes for a state error.
+fn state_error(e: StateError) -> ApiError {
+    match &e {
+        StateError::DuplicateNetwork { name } => ApiError::network_name_conflict(name),
+        StateError::UnknownNetwork { network } => ApiError::network_not_found(network),
+        StateError::InvalidNetwork {
+            source: NetworkError::Predefined { .. },
+            ..
+        } => ApiError::forbidden(e.to_string()),
+        StateError::ActiveEndpoints { .. }
+        | StateError::Subnet { .. }
+        | StateError::Conflict { .. } => ApiError::forbidden(e.to_string()),
+        _ => ApiError::invalid_parameter(e.to_string()),
+    }
+}
+
+/// The network spec a create request asks for, with Docker's checks on the
+/// parts bridgewall does not support.
+fn spec_from_request(req: &NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
+    if req.config_only
+        || req
+            .config_from
+            .as_ref()
+            .is_some_and(|c| !c.network.is_empty())
+    {
+        return Err(ApiError::invalid_parameter(
+            "config-only networks are not supported by bridgewall",
+        ));
+    }
+    if req.ingress {
+        return Err(ApiError::forbidden(
+            "ingress networks are swarm networks: not supported by bridgewall",
+        ));
+    }
+    let mut ipam = Vec::new();
+    if let Some(i) = &req.ipam {
+        if !i.driver.is_empty() && i.driver != "default" {
+            return Err(ApiError::invalid_parameter(format!(
+                "IPAM driver {:?} is not supported: bridgewall has Docker's default IPAM only",
+                i.driver
+            )));
+        }
+        for c in &i.config {
+            let parsed = IpamConfig::parse(Some(&c.subnet), Some(&c.ip_range), Some(&c.gateway))
+                .map_err(|e| {
+                    ApiError::invalid_parameter(format!("invalid network config:\n* {e}"))
+                })?;
+            ipam.push(parsed);
+        }
+    }
+    Ok(NetworkSpec {
+        name: req.name.clone(),
+        driver: if req.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            req.driver.clone()
+        },
+        enable_ipv4: req.enable_ipv4.unwrap_or(true),
+        enable_ipv6: req.enable_ipv6.unwrap_or(false),
+        internal: req.internal,
+        ipam,
+        options: req.options.clone(),
+    })
+}
+
+#[async_trait]
+impl Engine for Daemon {
+    async fn create_network(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError> {
+        let spec = spec_from_request(&req)?;
+        let mut inner = self.inner.lock().await;
+        if inner.state.network(&spec.name).is_some() {
+            return Err(ApiError::network_name_conflict(&spec.name));
+        }
+        let id = random_id().map_err(internal)?;
+        let mut next = inner.state.clone();
+        let net = next
+            .add_network_with_id(&spec, id)
+            .map_err(state_error)?
+            .clone();
+        let user_configured = next.user_configured(&net.name).unwrap_or((false, false));
+        let mut rec = NetworkRecord {
+            seq: 0,
+            phase: Phase::Creating,
+            created: SystemTime::now(),
+            labels: req.labels.clone(),
+            spec,
+            network: net.clone(),
+            user_configured,
+        };
+        inner
+            .store
+            .write(|tx| {
+                rec.seq = tx.next_seq("network")?;
+                tx.put(Collection::Networks, &net.id, &rec)
+            })
+            .map_err(internal)?;
+        let setup = async {
+            self.prepare_host(&mut inner, &net)
+                .await
+                .map_err(internal)?;
+            inner
+                .firewall
+                .add_network(net.firewall_config())
+                .map_err(internal)?;
+            inner.persist_owned().map_err(internal)
+        }
+        .await;
+        if let Err(e) = setup {
+            // Undo: the firewall rolled itself back; remove the bridge and the intent.
+            if let Err(e) = bridge::tear_down(&inner.links, &net.bridge).await {
+                tracing::warn!("{e}");
+            }
+            let _ = inner
+                .store
+                .write(|tx| tx.delete(Collection::Networks, &net.id));
+            return Err(e);
+        }
+        rec.phase = Phase::Active;
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Networks, &net.id, &rec))
+            .map_err(internal)?;
+        inner.records.push(rec);
+        inner.state = next;
+        tracing::info!(network = %net.name, bridge = %net.bridge, "network created");
+        Ok(NetworkCreateResponse {
+            id: net.id,
+            warning: String::new(),
+        })
+    }
+
+    async fn list_networks(&self, filters: &Filters) -> Result<Vec<NetworkResource>, ApiError> {
+        let inner = self.inner.lock().await;
+        filter_networks(self.all_resources(&inner), filters)
+    }
+
+    async fn inspect_network(
+        &self,
+        id_or_name: &str,
+        _verbose: bool,
+    ) -> Result<NetworkResource, ApiError> {
+        let inner = self.inner.lock().await;
+        let all = self.all_resources(&inner);
+        find_network(&all, id_or_name).cloned()
+    }
+
+    async fn remove_network(&self, id_or_name: &str) -> Result<(), ApiError> {
+        let mut inner = self.inner.lock().await;
+        let all = self.all_resources(&inner);
+        let found = find_network(&all, id_or_name)?;
+        let name = found.name.clone();
+        if !inner.records.iter().any(|r| r.network.name == name) {
+            return Err(ApiError::predefined_network(&name));
+        }
+        self.remove(&mut inner, &name).await?;
+        tracing::info!(network = %name, "network removed");
+        Ok(())
+    }
+
+    async fn prune_networks(&self, filters: &Filters) -> Result<NetworksPruneResponse, ApiError> {
+        let predicate = filters.prune(SystemTime::now())?;
+        let mut inner = self.inner.lock().await;
+        let candidates: Vec<String> = self
+            .all_resources(&inner)
+            .into_iter()
+            .filter(|n| inner.records.iter().any(|r| r.network.id == n.id))
+            .filter(|n| predicate.matches(n))
+            .map(|n| n.name)
+            .collect();
+        let mut deleted = Vec::new();
+        for name in candidates {
+            // Networks with endpoints are skipped, as Docker does.
+            if self.remove(&mut inner, &name).await.is_ok() {
+                deleted.push(name);
+            }
+        }
+        Ok(NetworksPruneResponse {
+            networks_deleted: deleted,
+        })
+    }
+
+    async fn connect_network(
+        &self,
+        id_or_name: &str,
+        req: NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
+        let inner = self.inner.lock().await;
+        find_network(&self.all_resources(&inner), id_or_name)?;
+        Err(ApiError::not_found(format!(
+            "No such container: {}",
+            req.container
+        )))
+    }
+
+    async fn disconnect_network(
+        &self,
+        id_or_name: &str,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        let inner = self.inner.lock().await;
+        find_network(&self.all_resources(&inner), id_or_name)?;
+        Err(ApiError::not_found(format!(
+            "No such container: {}",
+            req.container
+        )))
+    }
+}
