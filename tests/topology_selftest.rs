@@ -139,52 +139,33 @@ fn firewall_rules_in_a_node_drop_and_reject() {
     let udp = udp_echo(&host, ANY6, 5300);
     let (h4, h6): (IpAddr, IpAddr) = (host.ip4().into(), host.ip6().into());
 
-    let rule = ["INPUT", "-p", "tcp", "--dport", "8080", "-j"];
-    ok(run_in(
-        &host,
-        "iptables",
-        &[&["-I"], &rule[..], &["DROP"]].concat(),
-    ));
+    // `prog OP INPUT -p tcp --dport 8080 -j TARGET` in the host node.
+    let tcp_rule = |prog: &str, op: &str, target: &str| {
+        let args = [op, "INPUT", "-p", "tcp", "--dport", "8080", "-j", target];
+        ok(run_in(&host, prog, &args));
+    };
+    tcp_rule("iptables", "-I", "DROP");
     assert_eq!(
         tcp_connect(&client, h4, 8080, FAIL),
         Err(ConnectError::Timeout)
     );
     assert_eq!(tcp_connect(&client, h6, 8080, OK).as_deref(), Ok("host"));
-    ok(run_in(
-        &host,
-        "iptables",
-        &[&["-D"], &rule[..], &["DROP"]].concat(),
-    ));
-    ok(run_in(
-        &host,
-        "iptables",
-        &[&["-I"], &rule[..], &["REJECT"]].concat(),
-    ));
+    tcp_rule("iptables", "-D", "DROP");
+    tcp_rule("iptables", "-I", "REJECT");
     assert_eq!(
         tcp_connect(&client, h4, 8080, OK),
         Err(ConnectError::Refused)
     );
-    ok(run_in(
-        &host,
-        "iptables",
-        &[&["-D"], &rule[..], &["REJECT"]].concat(),
-    ));
+    tcp_rule("iptables", "-D", "REJECT");
     assert_eq!(tcp_connect(&client, h4, 8080, OK).as_deref(), Ok("host"));
 
-    ok(run_in(
-        &host,
-        "ip6tables",
-        &[&["-I"], &rule[..], &["DROP"]].concat(),
-    ));
+    tcp_rule("ip6tables", "-I", "DROP");
     assert_eq!(
         tcp_connect(&client, h6, 8080, FAIL),
         Err(ConnectError::Timeout)
     );
-    ok(run_in(
-        &host,
-        "ip6tables",
-        &[&["-R", "INPUT", "1"], &rule[1..], &["REJECT"]].concat(),
-    ));
+    tcp_rule("ip6tables", "-D", "DROP");
+    tcp_rule("ip6tables", "-I", "REJECT");
     assert_eq!(
         tcp_connect(&client, h6, 8080, OK),
         Err(ConnectError::Refused)

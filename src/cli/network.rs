@@ -70,10 +70,10 @@ pub struct CreateArgs {
     #[arg(long = "ip-range")]
     ip_range: Vec<String>,
     /// Enable or disable IPv4 address assignment.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     ipv4: Option<bool>,
     /// Enable or disable IPv6 address assignment.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     ipv6: Option<bool>,
     /// Restrict external access to the network.
     #[arg(long)]

@@ -22,7 +22,7 @@ use crate::api::types::{
 };
 use crate::backend::iptables::OwnedRules;
 use crate::backend::{IptablesBackend, Netns, NetnsRunner, Variant};
-use crate::firewall::{Family, Firewall, Firewaller};
+use crate::firewall::{Family, Firewall, FirewallState, Firewaller, plan};
 use crate::host::links::Links;
 use crate::host::sysctl;
 use crate::model::daemon_config::DaemonConfig;
@@ -316,14 +316,35 @@ impl Daemon {
 }
 
 impl Inner {
+    /// Records, before the firewall moves to `next`, that the rules `next`
+    /// plans are bridgewall's: a crash during the apply must not leave rules
+    /// in the built-in chains that the next start would not know to remove.
+    fn persist_intent(&self, next: &FirewallState) -> Result<(), DaemonError> {
+        let owned: Vec<(Family, OwnedRules)> = self
+            .firewall
+            .backends()
+            .map(|(f, b)| {
+                let mut owned = b.owned(*f);
+                owned.add(&plan(next, *f));
+                (*f, owned)
+            })
+            .collect();
+        self.write_owned(&owned)
+    }
+
+    /// Records the built-in-chain rules the firewall holds now.
     fn persist_owned(&self) -> Result<(), DaemonError> {
         let owned: Vec<(Family, OwnedRules)> = self
             .firewall
             .backends()
             .map(|(f, b)| (*f, b.owned(*f)))
             .collect();
+        self.write_owned(&owned)
+    }
+
+    fn write_owned(&self, owned: &[(Family, OwnedRules)]) -> Result<(), DaemonError> {
         self.store.write(|tx| {
-            for (family, rules) in &owned {
+            for (family, rules) in owned {
                 tx.put(Collection::Meta, &owned_key(*family), rules)?;
             }
             Ok(())
@@ -439,6 +460,9 @@ impl Engine for Daemon {
             self.prepare_host(&mut inner, &net)
                 .await
                 .map_err(internal)?;
+            let mut next_fw = inner.firewall.state();
+            next_fw.networks.push(net.firewall_config());
+            inner.persist_intent(&next_fw).map_err(internal)?;
             inner
                 .firewall
                 .add_network(net.firewall_config())

@@ -419,7 +419,7 @@ async fn reply_loop(
                     if let Some(a) = lock(&table).get_mut(&client) {
                         a.last_seen = Instant::now();
                     }
-                    if let Err(err) = send_from(&listener, &buf[..len], client, None).await {
+                    if let Err(err) = send_from(&listener, &buf[..len], client, src).await {
                         debug!(%client, error = %err, "Failed to send a reply");
                         break;
                     }

@@ -293,7 +293,7 @@ impl SocketAllocator {
     /// [`ReserveError::Listen`] if `listen()` fails (another socket bound
     /// with `SO_REUSEADDR` is already listening on the port).
     pub fn listen(
-        &mut self,
+        &self,
         proto: Protocol,
         host_ip: IpAddr,
         port: u16,

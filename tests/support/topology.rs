@@ -504,7 +504,9 @@ impl ConnectError {
 
 /// A TCP or UDP server running in a namespace (see [`tcp_listen`],
 /// [`udp_echo`]), recording who talked to it. Stopped by [`Server::stop`]
-/// or on drop.
+/// or on drop. Its socket keeps its namespace alive: drop servers before
+/// the [`Node`] they run in (declare them after it) so that the namespace
+/// really goes away with the node.
 pub struct Server {
     local: SocketAddr,
     peers: Arc<Mutex<Vec<SocketAddr>>>,
@@ -615,7 +617,8 @@ pub fn tcp_listen(ns: &impl Namespace, addr: IpAddr, port: u16) -> TcpServer {
 }
 
 /// Connects from `ns` to `addr`:`port` within `timeout` and returns the
-/// banner the server sent (trimmed), read within `timeout` too.
+/// banner the server sent (trimmed), read within `timeout` too (a failure
+/// to read it, once connected, is [`ConnectError::Other`]).
 pub fn tcp_connect(
     ns: &impl Namespace,
     addr: IpAddr,

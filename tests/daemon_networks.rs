@@ -1,0 +1,377 @@
+//! The daemon's networks, driven by the real docker CLI and the bridgewall
+//! CLI: creation, listing, inspection, removal and pruning; bridges and rules
+//! in the daemon's namespace; state that survives restarts and crashes; bad
+//! input that changes nothing.
+
+mod support;
+
+use support::daemon::{TestDaemon, err, ok};
+
+fn can_run() -> bool {
+    support::require(support::can_make_namespaces(), "root with ip and iptables")
+        && support::require(
+            std::process::Command::new("docker")
+                .arg("--version")
+                .output()
+                .is_ok(),
+            "the docker CLI",
+        )
+}
+
+#[test]
+fn docker_cli_manages_networks_and_the_firewall_follows() {
+    if !can_run() {
+        return;
+    }
+    let d = TestDaemon::start(None);
+    // A new daemon: the default bridge, forwarding on with the FORWARD DROP policy.
+    assert_eq!(
+        ok(d.docker(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"])),
+        "bridge bridge\n"
+    );
+    assert!(d.links().contains(&"docker0".to_string()));
+    let rules = d.rules();
+    assert!(rules.contains(":FORWARD DROP"), "{rules}");
+    assert!(rules.contains("-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD\n"));
+    assert!(rules.contains("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"));
+
+    let id = ok(d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "192.0.2.0/24",
+        "--gateway",
+        "192.0.2.254",
+        "-o",
+        "com.docker.network.bridge.name=bw-front",
+        "-o",
+        "com.docker.network.bridge.enable_icc=false",
+        "--label",
+        "tier=front",
+        "front",
+    ]));
+    assert_eq!(id.trim().len(), 64);
+    ok(d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "2001:db8:1::/64",
+        "--internal",
+        "back",
+    ]));
+    let names = ok(d.docker(&["network", "ls", "--format", "{{.Name}}"]));
+    assert_eq!(names, "back\nbridge\nfront\n");
+    assert_eq!(
+        ok(d.docker(&[
+            "network",
+            "inspect",
+            "front",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.tier}} {{.Internal}}"
+        ]))
+        .trim(),
+        "192.0.2.0/24 192.0.2.254 front false"
+    );
+    assert_eq!(
+        ok(d.docker(&[
+            "network",
+            "ls",
+            "-f",
+            "label=tier=front",
+            "--format",
+            "{{.Name}}"
+        ])),
+        "front\n"
+    );
+    // The bridge and its gateway address are there; the rules match Docker's.
+    let addrs = d.exec(&["ip", "-o", "addr", "show", "dev", "bw-front"]);
+    assert!(addrs.contains("192.0.2.254/24"), "{addrs}");
+    let rules = d.rules();
+    for rule in [
+        "-A DOCKER ! -i bw-front -o bw-front -j DROP",
+        "-A DOCKER-FORWARD -i bw-front -o bw-front -j DROP",
+        "-A DOCKER-FORWARD -i bw-front ! -o bw-front -j ACCEPT",
+        "-A POSTROUTING -s 192.0.2.0/24 ! -o bw-front -j MASQUERADE",
+        "-A DOCKER-ISOLATION-STAGE-1 ! -s 2001:db8:1::/64 ! -i br-",
+    ] {
+        assert!(rules.contains(rule), "missing {rule}:\n{rules}");
+    }
+    // The bridgewall CLI sees the same.
+    let ls = ok(d.bw(&["network", "ls"]));
+    assert!(ls.starts_with("NETWORK ID     NAME"), "{ls}");
+    assert!(ls.contains(" front "), "{ls}");
+
+    ok(d.docker(&["network", "rm", "front"]));
+    assert!(!d.links().contains(&"bw-front".to_string()));
+    let rules = d.rules();
+    assert!(!rules.contains("bw-front"), "stale rules:\n{rules}");
+    assert!(!rules.contains("192.0.2.0/24"), "stale rules:\n{rules}");
+    let pruned = ok(d.docker(&["network", "prune", "-f"]));
+    assert!(pruned.contains("back"), "{pruned}");
+    assert_eq!(
+        ok(d.docker(&["network", "ls", "--format", "{{.Name}}"])),
+        "bridge\n"
+    );
+    assert_eq!(d.links().iter().filter(|l| l.starts_with("br-")).count(), 0);
+}
+
+#[test]
+fn networks_and_user_rules_survive_a_restart() {
+    if !can_run() {
+        return;
+    }
+    let mut d = TestDaemon::start(None);
+    ok(d.docker(&["network", "create", "one"]));
+    ok(d.docker(&["network", "create", "--subnet", "198.51.100.0/24", "two"]));
+    ok(d.docker(&["network", "create", "three"]));
+    ok(d.docker(&["network", "rm", "one"]));
+    d.exec(&[
+        "iptables",
+        "-I",
+        "DOCKER-USER",
+        "-s",
+        "203.0.113.7",
+        "-j",
+        "DROP",
+    ]);
+    let before = d.rules();
+    let inspect = ok(d.docker(&["network", "inspect", "two", "three"]));
+    d.restart();
+    assert_eq!(d.rules(), before);
+    assert_eq!(
+        ok(d.docker(&["network", "inspect", "two", "three"])),
+        inspect
+    );
+    // The next network takes the freed pool, not one in use.
+    ok(d.docker(&["network", "create", "four"]));
+    let subnets = ok(d.docker(&[
+        "network",
+        "inspect",
+        "three",
+        "four",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+    ]));
+    assert_eq!(subnets, "172.19.0.0/16\n172.18.0.0/16\n");
+    assert!(
+        d.rules()
+            .contains("-A DOCKER-USER -s 203.0.113.7/32 -j DROP")
+    );
+    // A flushed FORWARD chain is repaired by SIGHUP.
+    d.exec(&["iptables", "-F", "FORWARD"]);
+    d.hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !d.rules().contains("-A FORWARD -j DOCKER-USER") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not repaired:\n{}",
+            d.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn crashes_in_the_middle_of_changes_converge_on_restart() {
+    if !can_run() {
+        return;
+    }
+    let mut d = TestDaemon::start(None);
+    // Kill -9 while creations and removals are in flight, at varying points.
+    for round in 0..6u32 {
+        let host = d.host();
+        let worker = std::thread::spawn(move || {
+            for i in 0..4 {
+                let name = format!("n{round}-{i}");
+                let _ = std::process::Command::new("docker")
+                    .args(["-H", &host, "network", "create", &name])
+                    .output();
+                if i % 2 == 1 {
+                    let _ = std::process::Command::new("docker")
+                        .args(["-H", &host, "network", "rm", &name])
+                        .output();
+                }
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(40 * u64::from(round + 1)));
+        d.kill9();
+        worker.join().unwrap();
+        d.start_again();
+        check_converged(&d);
+    }
+}
+
+/// After a restart: every bridge belongs to a listed network, every rule
+/// names only listed bridges, and re-applying changes nothing.
+fn check_converged(d: &TestDaemon) {
+    let bridges: Vec<String> = ok(d.docker(&["network", "ls", "-q", "--no-trunc"]))
+        .lines()
+        .map(|id| {
+            ok(d.docker(&[
+                "network",
+                "inspect",
+                id,
+                "--format",
+                "{{index .Options \"com.docker.network.bridge.name\"}}|{{.Id}}",
+            ]))
+        })
+        .map(|s| {
+            let (name, id) = s.trim().split_once('|').unwrap();
+            if name.is_empty() || name == "<no value>" {
+                format!("br-{}", &id[..12])
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    for link in d.links() {
+        if link.starts_with("br-") || link == "docker0" {
+            assert!(
+                bridges.contains(&link),
+                "leaked bridge {link}; networks: {bridges:?}"
+            );
+        }
+    }
+    let rules = d.rules();
+    for word in rules.split_whitespace().filter(|w| w.starts_with("br-")) {
+        assert!(
+            bridges.iter().any(|b| b == word),
+            "stale rule for {word}:\n{rules}"
+        );
+    }
+    for b in &bridges {
+        assert!(
+            rules.contains(&format!("-A DOCKER-BRIDGE -o {b} -j DOCKER")),
+            "no rules for {b}"
+        );
+    }
+    d.hup();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(d.rules(), rules, "re-applying changed the rules");
+}
+
+#[test]
+fn bad_network_requests_change_nothing() {
+    if !can_run() {
+        return;
+    }
+    let d = TestDaemon::start(None);
+    ok(d.docker(&["network", "create", "--subnet", "192.0.2.0/24", "taken"]));
+    let rules = d.rules();
+    let links = d.links();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["network", "create", "taken"],
+            "Error response from daemon: network with name taken already exists",
+        ),
+        (
+            &["network", "create", "--subnet", "192.0.2.0/25", "overlap"],
+            "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space",
+        ),
+        (
+            &["network", "create", "--subnet", "172.17.0.0/16", "overlap2"],
+            "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space",
+        ),
+        (
+            &["network", "create", "--subnet", "10.1.0.1/24", "hostbits"],
+            "Error response from daemon: invalid network config:",
+        ),
+        (
+            &["network", "create", "--subnet", "10.2.0.0/33", "badcidr"],
+            "Error response from daemon: invalid network config:",
+        ),
+        (
+            &["network", "create", "-d", "macvlan", "mac"],
+            "Error response from daemon: network mac: unsupported driver \"macvlan\": bridgewall only handles the \"bridge\" driver",
+        ),
+        (
+            &[
+                "network",
+                "create",
+                "-o",
+                "com.docker.network.bridge.enable_icc=maybe",
+                "badopt",
+            ],
+            "Error response from daemon: failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing \"maybe\": invalid syntax)",
+        ),
+        (
+            &[
+                "network",
+                "create",
+                "-o",
+                "com.docker.network.bridge.gateway_mode_ipv4=isolated",
+                "iso",
+            ],
+            "Error response from daemon: gateway mode 'isolated' can only be used for an internal network",
+        ),
+        (
+            &[
+                "network",
+                "create",
+                "-o",
+                "com.docker.network.bridge.name=docker0",
+                "samebridge",
+            ],
+            "Error response from daemon: cannot create network",
+        ),
+        (
+            &[
+                "network",
+                "create",
+                "-o",
+                "com.docker.network.driver.mtu=-1",
+                "mtu",
+            ],
+            "Error response from daemon: invalid MTU number: -1",
+        ),
+        (
+            &["network", "create", "--ipv4=false", "noip"],
+            "Error response from daemon: IPv4 or IPv6 must be enabled",
+        ),
+        (
+            &["network", "rm", "nosuch"],
+            "Error response from daemon: network nosuch not found",
+        ),
+        (
+            &["network", "rm", "bridge"],
+            "Error response from daemon: bridge is a pre-defined network and cannot be removed",
+        ),
+        (&["network", "inspect", "nosuch"], ""),
+        (
+            &["network", "ls", "-f", "colour=red"],
+            "Error response from daemon: invalid filter 'colour'",
+        ),
+        (
+            &["network", "prune", "-f", "--filter", "until=yesterday"],
+            "Error response from daemon: failed to parse value as time or duration: \"yesterday\"",
+        ),
+    ];
+    for (args, want) in cases {
+        let got = err(d.docker(args));
+        assert!(
+            got.starts_with(want),
+            "{args:?}: got {got:?}, want {want:?}"
+        );
+        assert_eq!(d.rules(), rules, "{args:?} changed the rules");
+        assert_eq!(d.links(), links, "{args:?} changed the links");
+    }
+    // The same through the bridgewall CLI.
+    assert_eq!(
+        err(d.bw(&["network", "create", "taken"])),
+        "Error response from daemon: network with name taken already exists"
+    );
+    assert_eq!(
+        err(d.bw(&[
+            "network",
+            "create",
+            "--subnet",
+            "192.0.2.0/24",
+            "--gateway",
+            "198.51.100.1",
+            "g"
+        ])),
+        "no matching subnet for gateway 198.51.100.1"
+    );
+    assert_eq!(d.rules(), rules);
+}

@@ -1,0 +1,259 @@
+//! A `bridgewall daemon` run for a test: in its own network namespace, with
+//! its own data-root, exec-root and socket in a temporary directory. Stopped
+//! (killed if need be) and its namespace deleted on drop, even when the test
+//! fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A running (or stopped) daemon.
+pub struct TestDaemon {
+    /// The daemon's network namespace (`bwt-d<pid>-<n>`).
+    pub netns: String,
+    /// Its temporary directory (data-root, exec-root, socket, config).
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+/// The `bridgewall` binary under test.
+pub fn bridgewall_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_bridgewall")
+}
+
+impl TestDaemon {
+    /// Starts a daemon with `daemon_json` (None: no config file) and waits
+    /// until its API answers.
+    pub fn start(daemon_json: Option<&str>) -> TestDaemon {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let netns = format!("bwt-d{}-{n}", std::process::id());
+        let dir = tempfile::tempdir().expect("temp dir");
+        if let Some(json) = daemon_json {
+            std::fs::write(dir.path().join("daemon.json"), json).unwrap();
+        }
+        let mut d = TestDaemon {
+            netns,
+            dir,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    /// The API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("bridgewall.sock")
+    }
+
+    /// `unix://SOCKET`, for `-H`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    fn spawn(&mut self) {
+        let dir = self.dir.path();
+        let mut cmd = Command::new(bridgewall_bin());
+        cmd.args(["daemon", "--netns", &self.netns])
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .args(["-H", &self.host()])
+            .env("BRIDGEWALL_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("daemon.log"))
+                    .unwrap(),
+            );
+        if dir.join("daemon.json").exists() {
+            cmd.arg("--config").arg(dir.join("daemon.json"));
+        }
+        self.child = Some(cmd.spawn().expect("start bridgewall daemon"));
+        self.wait_ready();
+    }
+
+    /// Waits (10 s at most) until `/_ping` answers; panics with the log if
+    /// the daemon exits or never answers.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited ({status}):\n{}", self.log());
+            }
+            let ping = Command::new("docker")
+                .args([
+                    "-H",
+                    &self.host(),
+                    "version",
+                    "--format",
+                    "{{.Server.APIVersion}}",
+                ])
+                .output();
+            if ping.is_ok_and(|o| o.status.success()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not ready:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("daemon ignored SIGTERM:\n{}", self.log());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGHUP (reload).
+    pub fn hup(&self) {
+        let child = self.child.as_ref().expect("running");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap();
+    }
+
+    /// Starts the daemon again (after [`TestDaemon::stop`] or
+    /// [`TestDaemon::kill9`]) on the same state.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Starts it again after a crash, without stopping it first.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
+    /// Runs the real docker CLI against the daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(["-H", &self.host()])
+            .args(args)
+            .output()
+            .expect("run docker")
+    }
+
+    /// Runs the bridgewall CLI against the daemon.
+    pub fn bw(&self, args: &[&str]) -> Output {
+        Command::new(bridgewall_bin())
+            .args(["-H", &self.host()])
+            .args(args)
+            .output()
+            .expect("run bridgewall")
+    }
+
+    /// Runs a command in the daemon's namespace; returns stdout (panics on failure).
+    pub fn exec(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns])
+            .args(args)
+            .output()
+            .expect("ip netns exec");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Both families' rules, without comments and counters.
+    pub fn rules(&self) -> String {
+        let mut out = String::new();
+        for prog in ["iptables-save", "ip6tables-save"] {
+            for line in self.exec(&[prog]).lines() {
+                if !line.starts_with('#') {
+                    out.push_str(&line.replace(['[', ']'], ""));
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// The names of the links in the daemon's namespace.
+    pub fn links(&self) -> Vec<String> {
+        self.exec(&["ip", "-o", "link", "show"])
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .collect()
+    }
+
+    /// The data directory (for tests that look at the store).
+    pub fn data_root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
+}
+
+/// stdout of a successful command, or a panic with its stderr.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first line of stderr of a failed command, or a panic if it succeeded.
+pub fn err(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
