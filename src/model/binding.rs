@@ -65,6 +65,11 @@ pub enum BindingError {
         /// The port.
         port: u16,
     },
+    /// The kernel refused a host port (another program holds it, or the
+    /// address is not on the host), in Docker's wording, e.g.
+    /// `failed to bind host port 0.0.0.0:8080/tcp: address already in use`.
+    #[error("{0}")]
+    HostPort(String),
     /// Every port of the range is taken.
     #[error("all ports are allocated")]
     AllPortsAllocated {

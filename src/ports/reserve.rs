@@ -172,11 +172,9 @@ fn go_error_text(err: &io::Error) -> String {
 /// keeps the sockets until they are released or handed to the userland proxy.
 ///
 /// Implements [`PortAllocator`], so it can be given to
-/// [`resolve_bindings`](crate::model::binding::resolve_bindings). That trait's
-/// errors cannot carry a kernel error: a port that cannot be bound is
-/// reported there as [`BindingError::PortAlreadyAllocated`], and the error in
-/// Docker's wording is kept for [`SocketAllocator::take_bind_error`]. The
-/// inherent [`SocketAllocator::reserve`] returns it directly.
+/// [`resolve_bindings`](crate::model::binding::resolve_bindings); a port the
+/// kernel refuses is reported there as [`BindingError::HostPort`], in
+/// Docker's wording.
 ///
 /// Sockets are closed when released or when the allocator is dropped.
 #[derive(Debug, Default)]
@@ -187,9 +185,6 @@ pub struct SocketAllocator {
     /// The port last allocated from a range, per protocol, address and range
     /// (Docker's `portRange.last`).
     cursors: HashMap<(Protocol, IpAddr, u16, u16), u16>,
-    /// The kernel error behind the last `PortAlreadyAllocated` the
-    /// `PortAllocator` implementation returned for a failed bind.
-    bind_error: Option<ReserveError>,
 }
 
 impl SocketAllocator {
@@ -349,16 +344,6 @@ impl SocketAllocator {
             .contains_key(&(proto, host_ip.to_canonical(), port))
     }
 
-    /// The error, in Docker's wording, behind the last
-    /// [`BindingError::PortAlreadyAllocated`] that the [`PortAllocator`]
-    /// implementation returned because the kernel refused a socket (e.g.
-    /// "failed to bind host port 0.0.0.0:8080/tcp: address already in use");
-    /// `None` if that error came from the allocator itself. Each allocation
-    /// through the trait clears it.
-    pub fn take_bind_error(&mut self) -> Option<ReserveError> {
-        self.bind_error.take()
-    }
-
     /// One allocation and bind attempt (Docker's `RequestPortsInRange`):
     /// picks a port, binds every address, and records the reservation only
     /// if all binds succeed.
@@ -441,31 +426,6 @@ impl SocketAllocator {
                 .then_some(any)
         }
     }
-
-    /// The trait's error for a failed reservation; a kernel error is kept
-    /// for [`SocketAllocator::take_bind_error`].
-    fn binding_error(
-        &mut self,
-        err: ReserveError,
-        proto: Protocol,
-        start: u16,
-        end: u16,
-    ) -> BindingError {
-        match err {
-            ReserveError::Allocation(err) => err,
-            err => {
-                let conflict = match err.address() {
-                    Some(addr) => BindingError::PortAlreadyAllocated {
-                        host_ip: addr.ip(),
-                        port: addr.port(),
-                    },
-                    None => BindingError::AllPortsAllocated { proto, start, end },
-                };
-                self.bind_error = Some(err);
-                conflict
-            }
-        }
-    }
 }
 
 impl PortAllocator for SocketAllocator {
@@ -492,9 +452,11 @@ impl PortAllocator for SocketAllocator {
         start: u16,
         end: u16,
     ) -> Result<u16, BindingError> {
-        self.bind_error = None;
         self.reserve(proto, host_ips, start, end)
-            .map_err(|err| self.binding_error(err, proto, start, end))
+            .map_err(|err| match err {
+                ReserveError::Allocation(err) => err,
+                err => BindingError::HostPort(err.to_string()),
+            })
     }
 }
 
@@ -656,17 +618,11 @@ mod tests {
         );
         assert!(!alloc.is_reserved(TCP, LO, port));
 
-        // Through the PortAllocator trait: the closest BindingError, and
-        // Docker's message on the side.
+        // Through the PortAllocator trait: the same message.
         assert_eq!(
             PortAllocator::allocate(&mut alloc, TCP, LO, port, port),
-            Err(BindingError::PortAlreadyAllocated { host_ip: LO, port })
+            Err(BindingError::HostPort(expected))
         );
-        assert_eq!(
-            alloc.take_bind_error().map(|e| e.to_string()),
-            Some(expected)
-        );
-        assert!(alloc.take_bind_error().is_none());
     }
 
     #[test]
@@ -680,14 +636,13 @@ mod tests {
                 "failed to bind host port 127.0.0.1:{port}/udp: address already in use"
             ))
         );
-        // Our own allocation error leaves no kernel error behind.
+        // Once the port is ours, a second request is the allocator's error.
         drop(foreign);
         PortAllocator::allocate(&mut alloc, UDP, LO, port, port).unwrap();
         assert_eq!(
             PortAllocator::allocate(&mut alloc, UDP, LO, port, port),
             Err(BindingError::PortAlreadyAllocated { host_ip: LO, port })
         );
-        assert!(alloc.take_bind_error().is_none());
     }
 
     #[test]
