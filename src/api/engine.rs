@@ -10,6 +10,10 @@ use async_trait::async_trait;
 use regex::Regex;
 use serde::{Serialize, Serializer};
 
+use super::sandbox::{
+    SandboxCreateRequest, SandboxCreateResponse, SandboxInspect, SandboxSummary,
+    SandboxWaitResponse,
+};
 use super::types::{
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
     NetworkResource, NetworksPruneResponse,
@@ -66,6 +70,29 @@ pub trait Engine: Send + Sync + 'static {
         id_or_name: &str,
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError>;
+
+    /// `POST /sandboxes/create` (answered with 201): creates a sandbox and
+    /// starts its process, or attaches an existing namespace.
+    async fn create_sandbox(
+        &self,
+        req: SandboxCreateRequest,
+    ) -> Result<SandboxCreateResponse, ApiError>;
+
+    /// `GET /sandboxes?all=1`: running sandboxes, or all with `all`.
+    async fn list_sandboxes(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError>;
+
+    /// `GET /sandboxes/{id}/json`: one sandbox by ID, name or unique ID prefix.
+    async fn inspect_sandbox(&self, id_or_name: &str) -> Result<SandboxInspect, ApiError>;
+
+    /// `DELETE /sandboxes/{id}?force=1` (answered with 204): a running
+    /// sandbox needs `force` (its process is killed).
+    async fn remove_sandbox(&self, id_or_name: &str, force: bool) -> Result<(), ApiError>;
+
+    /// `GET /sandboxes/{id}/logs`: what the process wrote (stdout and stderr).
+    async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, ApiError>;
+
+    /// `POST /sandboxes/{id}/wait`: waits for the process to exit.
+    async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, ApiError>;
 }
 
 /// An error answered to the client: an HTTP status and the message the CLI

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod sandbox;
 pub mod server;
 pub mod types;
 

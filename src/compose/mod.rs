@@ -540,6 +540,7 @@ fn resolve(
                             ipv4_address: a.ipv4,
                             ipv6_address: a.ipv6,
                             gw_priority: a.gw_priority,
+                            reuse: false,
                         };
                         (attachment, a)
                     })

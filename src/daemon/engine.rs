@@ -7,7 +7,9 @@
 //! `Removing`); change the system; record the outcome. A failure undoes what
 //! was done; a crash leaves an intent that the next start finishes or undoes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -15,6 +17,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::api::engine::{ApiError, Engine, Filters, filter_networks, find_network};
+use crate::api::sandbox::{
+    SandboxCreateRequest, SandboxCreateResponse, SandboxInspect, SandboxSummary,
+    SandboxWaitResponse,
+};
 use crate::api::types::{
     ConfigReference, Ipam, IpamConfig as ApiIpamConfig, NetworkConnectRequest,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource,
@@ -32,6 +38,8 @@ use crate::store::{Collection, Store};
 
 use super::DaemonError;
 use super::bridge::{self, BridgeSettings};
+use super::sandbox::{self, SandboxPhase, SandboxRecord};
+use crate::ports::{Proxy, ProxyConfig, ProxyHandle, SocketAllocator};
 
 /// Where a network is in its life; anything but `Active` found at start is
 /// an interrupted change, undone then.
@@ -64,27 +72,45 @@ pub struct NetworkRecord {
     pub user_configured: (bool, bool),
 }
 
+/// Where the daemon keeps its files.
+#[derive(Debug, Clone)]
+pub struct DaemonPaths {
+    /// The store and sandbox logs.
+    pub data_root: PathBuf,
+    /// Runtime files: sandbox namespaces.
+    pub exec_root: PathBuf,
+}
+
 /// The engine behind the API.
 pub struct Daemon {
     config: DaemonConfig,
+    pub(super) paths: DaemonPaths,
     started: SystemTime,
-    inner: Mutex<Inner>,
+    pub(super) inner: Mutex<Inner>,
+    me: OnceLock<Weak<Daemon>>,
 }
 
-struct Inner {
-    state: StateBuilder,
+/// The engine's mutable state, behind one lock: each API call is one change.
+pub(super) struct Inner {
+    pub(super) state: StateBuilder,
     records: Vec<NetworkRecord>,
-    store: Store,
-    links: Links,
-    firewall: Firewall<IptablesBackend>,
+    pub(super) sandboxes: Vec<SandboxRecord>,
+    pub(super) store: Store,
+    pub(super) links: Links,
+    pub(super) firewall: Firewall<IptablesBackend>,
+    pub(super) ports: SocketAllocator,
+    pub(super) proxy: Proxy,
+    pub(super) proxies: HashMap<String, Vec<ProxyHandle>>,
+    pub(super) exits: HashMap<String, tokio::sync::watch::Sender<Option<i32>>>,
 }
 
 fn owned_key(family: Family) -> String {
     format!("owned-rules/{family}")
 }
 
-fn random_id() -> Result<String, DaemonError> {
-    let mut bytes = [0u8; 32];
+/// `n` random bytes as hex digits (IDs are 32 bytes: 64 digits, as Docker's).
+pub(super) fn random_hex(n: usize) -> Result<String, DaemonError> {
+    let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).map_err(|e| DaemonError::Startup(format!("random ID: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -92,8 +118,14 @@ fn random_id() -> Result<String, DaemonError> {
 impl Daemon {
     /// Starts the engine: restores the stored networks (finishing or undoing
     /// interrupted changes), sets up forwarding, bridges and the firewall.
-    pub async fn start(config: DaemonConfig, store: Store) -> Result<Daemon, DaemonError> {
+    pub async fn start(
+        config: DaemonConfig,
+        paths: DaemonPaths,
+        store: Store,
+    ) -> Result<Arc<Daemon>, DaemonError> {
         let links = Links::current()?;
+        // A namespace made for the daemon starts with `lo` down; a host's is up.
+        links.set_up("lo").await?;
         let mut state =
             StateBuilder::new(config.clone()).map_err(|e| DaemonError::Startup(e.to_string()))?;
         let mut records: Vec<NetworkRecord> = store
@@ -120,6 +152,49 @@ impl Daemon {
             }
         }
 
+        // Sandboxes: keep those whose namespace and process still live,
+        // release the rest.
+        let mut sandboxes: Vec<SandboxRecord> = store
+            .list::<SandboxRecord>(Collection::Sandboxes)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        sandboxes.sort_by_key(|s| s.seq);
+        let mut ports = SocketAllocator::new();
+        let mut kept = Vec::new();
+        for mut rec in sandboxes {
+            match rec.phase {
+                SandboxPhase::Running if sandbox::alive(&rec) => {
+                    for ep in &rec.endpoints {
+                        state.restore_endpoint(&ep.endpoint).map_err(|e| {
+                            DaemonError::Startup(format!("restore sandbox {}: {e}", rec.name))
+                        })?;
+                        for b in &ep.endpoint.bindings {
+                            if let Err(e) = ports.reserve_exact(b) {
+                                tracing::warn!(sandbox = %rec.name, "re-reserving a host port: {e}");
+                            }
+                        }
+                    }
+                    kept.push(rec);
+                }
+                SandboxPhase::Exited => kept.push(rec),
+                phase => {
+                    tracing::info!(sandbox = %rec.name, ?phase, "releasing a sandbox that did not survive");
+                    sandbox::kill_process(&rec);
+                    sandbox::remove_leftovers(&links, &rec).await;
+                    if phase == SandboxPhase::Running && !rec.auto_remove {
+                        rec.phase = SandboxPhase::Exited;
+                        rec.exit_code = Some(-1);
+                        rec.pid = None;
+                        store.write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))?;
+                        kept.push(rec);
+                    } else {
+                        store.write(|tx| tx.delete(Collection::Sandboxes, &rec.id))?;
+                    }
+                }
+            }
+        }
+
         let mut backends = Vec::new();
         for family in Family::ALL {
             let mut backend =
@@ -130,17 +205,25 @@ impl Daemon {
             backends.push((family, backend));
         }
         let firewall = Firewall::new(config.firewall_config(), true, backends);
-        let daemon = Daemon {
+        let daemon = Arc::new(Daemon {
             config,
+            paths,
             started: SystemTime::now(),
             inner: Mutex::new(Inner {
                 state,
                 records: active,
+                sandboxes: kept,
                 store,
                 links,
                 firewall,
+                ports,
+                proxy: Proxy::new(ProxyConfig::default()),
+                proxies: HashMap::new(),
+                exits: HashMap::new(),
             }),
-        };
+            me: OnceLock::new(),
+        });
+        let _ = daemon.me.set(Arc::downgrade(&daemon));
         {
             let mut inner = daemon.inner.lock().await;
             let networks: Vec<ResolvedNetwork> = inner.state.networks().cloned().collect();
@@ -148,11 +231,65 @@ impl Daemon {
                 daemon.prepare_host(&mut inner, net).await?;
             }
             let snapshot = inner.state.snapshot().firewall_state();
-            inner.firewall.load(snapshot.networks, Vec::new());
+            let running: Vec<SandboxRecord> = inner
+                .sandboxes
+                .iter()
+                .filter(|s| s.phase == SandboxPhase::Running)
+                .cloned()
+                .collect();
+            let mut endpoints = Vec::new();
+            for rec in &running {
+                for ep in &rec.endpoints {
+                    let bridge = inner
+                        .state
+                        .network(&ep.endpoint.network)
+                        .map(|n| n.bridge.clone())
+                        .unwrap_or_default();
+                    endpoints.push((
+                        ep.id.clone(),
+                        crate::firewall::FirewallEndpoint {
+                            network: bridge,
+                            addrs: crate::firewall::EndpointAddrs {
+                                v4: ep.endpoint.v4,
+                                v6: ep.endpoint.v6,
+                            },
+                            bindings: ep.endpoint.bindings.clone(),
+                        },
+                    ));
+                }
+            }
+            inner.firewall.load(snapshot.networks, endpoints);
             inner.firewall.reapply()?;
             inner.persist_owned()?;
+            for rec in &running {
+                let (tx, _) = tokio::sync::watch::channel(None);
+                inner.exits.insert(rec.id.clone(), tx);
+                if let Err(e) = daemon.start_listening(&mut inner, rec) {
+                    tracing::warn!(sandbox = %rec.name, "publishing ports again: {e}");
+                }
+                if let Some((pid, start)) = rec.pid {
+                    daemon.watch_adopted(rec.id.clone(), pid, start);
+                }
+            }
+            let exited: Vec<(String, Option<i32>)> = inner
+                .sandboxes
+                .iter()
+                .filter(|s| s.phase == SandboxPhase::Exited)
+                .map(|s| (s.id.clone(), s.exit_code))
+                .collect();
+            for (id, code) in exited {
+                inner.exits.insert(id, tokio::sync::watch::channel(code).0);
+            }
         }
         Ok(daemon)
+    }
+
+    /// This engine as an `Arc` (the engine is always held in one).
+    pub(super) fn arc(&self) -> Arc<Daemon> {
+        self.me
+            .get()
+            .and_then(Weak::upgrade)
+            .expect("the daemon is held in an Arc while it serves")
     }
 
     /// The daemon config the engine runs with.
@@ -319,7 +456,7 @@ impl Inner {
     /// Records, before the firewall moves to `next`, that the rules `next`
     /// plans are bridgewall's: a crash during the apply must not leave rules
     /// in the built-in chains that the next start would not know to remove.
-    fn persist_intent(&self, next: &FirewallState) -> Result<(), DaemonError> {
+    pub(super) fn persist_intent(&self, next: &FirewallState) -> Result<(), DaemonError> {
         let owned: Vec<(Family, OwnedRules)> = self
             .firewall
             .backends()
@@ -333,7 +470,7 @@ impl Inner {
     }
 
     /// Records the built-in-chain rules the firewall holds now.
-    fn persist_owned(&self) -> Result<(), DaemonError> {
+    pub(super) fn persist_owned(&self) -> Result<(), DaemonError> {
         let owned: Vec<(Family, OwnedRules)> = self
             .firewall
             .backends()
@@ -353,12 +490,12 @@ impl Inner {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
 /// Docker's status codes for a state error.
-fn state_error(e: StateError) -> ApiError {
+pub(super) fn state_error(e: StateError) -> ApiError {
     match &e {
         StateError::DuplicateNetwork { name } => ApiError::network_name_conflict(name),
         StateError::UnknownNetwork { network } => ApiError::network_not_found(network),
@@ -433,7 +570,7 @@ impl Engine for Daemon {
         if inner.state.network(&spec.name).is_some() {
             return Err(ApiError::network_name_conflict(&spec.name));
         }
-        let id = random_id().map_err(internal)?;
+        let id = random_hex(32).map_err(internal)?;
         let mut next = inner.state.clone();
         let net = next
             .add_network_with_id(&spec, id)
@@ -555,6 +692,33 @@ impl Engine for Daemon {
             "No such container: {}",
             req.container
         )))
+    }
+
+    async fn create_sandbox(
+        &self,
+        req: SandboxCreateRequest,
+    ) -> Result<SandboxCreateResponse, ApiError> {
+        self.arc().sandbox_create(req).await
+    }
+
+    async fn list_sandboxes(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError> {
+        self.sandbox_list(all).await
+    }
+
+    async fn inspect_sandbox(&self, id_or_name: &str) -> Result<SandboxInspect, ApiError> {
+        self.sandbox_inspect(id_or_name).await
+    }
+
+    async fn remove_sandbox(&self, id_or_name: &str, force: bool) -> Result<(), ApiError> {
+        self.sandbox_remove(id_or_name, force).await
+    }
+
+    async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, ApiError> {
+        self.sandbox_read_logs(id_or_name).await
+    }
+
+    async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, ApiError> {
+        self.sandbox_wait(id_or_name).await
     }
 
     async fn disconnect_network(

@@ -8,6 +8,7 @@
 
 pub mod bridge;
 pub mod engine;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::host::{HostError, netns};
 use crate::model::daemon_config::{ConfigError, DaemonConfig, FirewallBackend};
 use crate::store::{Store, StoreError};
 
-pub use engine::Daemon;
+pub use engine::{Daemon, DaemonPaths};
 
 /// Default data-root: the store lives here.
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/bridgewall";
@@ -113,7 +114,11 @@ async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Resul
     std::fs::create_dir_all(&opts.exec_root)
         .map_err(io(format!("create exec-root {}", opts.exec_root.display())))?;
     let store = Store::open(&opts.data_root)?;
-    let daemon = Arc::new(Daemon::start(config, store).await?);
+    let paths = DaemonPaths {
+        data_root: opts.data_root.clone(),
+        exec_root: opts.exec_root.clone(),
+    };
+    let daemon = Daemon::start(config, paths, store).await?;
     let listener = bind_unix_socket(&opts.socket, DEFAULT_SOCKET_MODE)
         .map_err(io(format!("listen on {}", opts.socket.display())))?;
     let mut term = signal(SignalKind::terminate()).map_err(io("SIGTERM handler".into()))?;

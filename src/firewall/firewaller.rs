@@ -51,12 +51,14 @@ pub trait Firewaller {
     fn add_network(&mut self, net: NetworkConfig) -> Result<(), FirewallError>;
     /// A network (with no endpoints left) was removed.
     fn remove_network(&mut self, if_name: &str) -> Result<(), FirewallError>;
-    /// An endpoint joined the network with bridge `network`.
+    /// An endpoint joined the network with bridge `network`, publishing
+    /// `bindings` (one transaction for both: a container start is one change).
     fn add_endpoint(
         &mut self,
         id: &str,
         network: &str,
         addrs: EndpointAddrs,
+        bindings: &[PortBinding],
     ) -> Result<(), FirewallError>;
     /// An endpoint left its network (its port bindings go with it).
     fn remove_endpoint(&mut self, id: &str) -> Result<(), FirewallError>;
@@ -194,6 +196,7 @@ impl<B: Backend> Firewaller for Firewall<B> {
         id: &str,
         network: &str,
         addrs: EndpointAddrs,
+        bindings: &[PortBinding],
     ) -> Result<(), FirewallError> {
         if !self.networks.iter().any(|n| n.if_name == network) {
             return Err(FirewallError::UnknownNetwork(network.to_string()));
@@ -207,7 +210,7 @@ impl<B: Backend> Firewaller for Firewall<B> {
                 FirewallEndpoint {
                     network: network.to_string(),
                     addrs,
-                    bindings: Vec::new(),
+                    bindings: bindings.to_vec(),
                 },
             ));
             Ok(())
@@ -313,7 +316,7 @@ mod tests {
             v4: Some("192.0.2.2".parse().unwrap()),
             v6: None,
         };
-        f.add_endpoint("ep1", "br0", addrs).unwrap();
+        f.add_endpoint("ep1", "br0", addrs, &[]).unwrap();
         let b = PortBinding {
             proto: Protocol::Tcp,
             container_ip: "192.0.2.2".parse().unwrap(),
@@ -346,7 +349,7 @@ mod tests {
         ));
         let none = EndpointAddrs { v4: None, v6: None };
         assert!(matches!(
-            f.add_endpoint("e", "nope", none),
+            f.add_endpoint("e", "nope", none, &[]),
             Err(FirewallError::UnknownNetwork(_))
         ));
         assert!(matches!(

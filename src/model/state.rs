@@ -109,7 +109,7 @@ impl ResolvedNetwork {
 
     /// Whether endpoints get a default gateway of `family` from this network
     /// (the bridge driver's `Join`: not internal, and the family is enabled).
-    fn provides_gateway(&self, family: Family) -> bool {
+    pub fn provides_gateway(&self, family: Family) -> bool {
         !self.internal && self.family(family).is_some()
     }
 
@@ -311,6 +311,10 @@ pub struct Attachment {
     pub ipv6_address: Option<Ipv6Addr>,
     /// The endpoint's gateway priority (`gw-priority`, compose's `gw_priority`).
     pub gw_priority: i64,
+    /// The addresses are the endpoint's own from before (a daemon restart,
+    /// or a container reconnected), not addresses the user asked for: they
+    /// are taken again without the checks on user-specified addresses.
+    pub reuse: bool,
 }
 
 impl Attachment {
@@ -321,6 +325,7 @@ impl Attachment {
             ipv4_address: None,
             ipv6_address: None,
             gw_priority: 0,
+            reuse: false,
         }
     }
 }
@@ -581,6 +586,23 @@ impl StateBuilder {
         attachments: &[Attachment],
         mappings: &[PortMapping],
     ) -> Result<(), StateError> {
+        let mut ports = std::mem::take(&mut self.ports);
+        let result = self.add_container_with(container, attachments, mappings, &mut ports);
+        self.ports = ports;
+        result
+    }
+
+    /// [`StateBuilder::add_container`] with host ports reserved through
+    /// `ports` (the daemon's allocator binds real sockets). On error, the
+    /// bindings already resolved for the container stay in this state's
+    /// endpoints: the caller, who discards the state, releases them.
+    pub fn add_container_with(
+        &mut self,
+        container: &str,
+        attachments: &[Attachment],
+        mappings: &[PortMapping],
+        ports: &mut dyn crate::model::binding::PortAllocator,
+    ) -> Result<(), StateError> {
         let mut joined: Vec<(usize, &Attachment, Option<Ipv4Addr>, Option<Ipv6Addr>)> =
             Vec::with_capacity(attachments.len());
         for attachment in attachments {
@@ -597,6 +619,7 @@ impl StateBuilder {
                     index,
                     Family::V4,
                     attachment.ipv4_address.map(IpAddr::V4),
+                    attachment.reuse,
                 )?
                 .and_then(as_v4);
             let v6 = self
@@ -605,6 +628,7 @@ impl StateBuilder {
                     index,
                     Family::V6,
                     attachment.ipv6_address.map(IpAddr::V6),
+                    attachment.reuse,
                 )?
                 .and_then(as_v6);
             joined.push((index, attachment, v4, v6));
@@ -633,11 +657,9 @@ impl StateBuilder {
                     userland_proxy: self.daemon.userland_proxy && nat4 && add6,
                     ephemeral_range: EPHEMERAL_PORT_RANGE,
                 };
-                resolve_bindings(&ctx, mappings, &mut self.ports).map_err(|source| {
-                    StateError::Binding {
-                        container: container.to_string(),
-                        source,
-                    }
+                resolve_bindings(&ctx, mappings, ports).map_err(|source| StateError::Binding {
+                    container: container.to_string(),
+                    source,
                 })?
             } else {
                 Vec::new()
@@ -651,6 +673,29 @@ impl StateBuilder {
             });
         }
         Ok(())
+    }
+
+    /// The networks of the IPv4 and IPv6 gateway endpoints of `container`
+    /// (all endpoints at gateway priority 0): where its default routes go.
+    pub fn gateways(&self, container: &str) -> (Option<String>, Option<String>) {
+        let attachments: Vec<Attachment> = self
+            .container_endpoints(container)
+            .iter()
+            .map(|e| Attachment::new(e.network.clone()))
+            .collect();
+        let joined: Vec<(usize, &Attachment, Option<Ipv4Addr>, Option<Ipv6Addr>)> = attachments
+            .iter()
+            .filter_map(|a| {
+                let index = self
+                    .networks
+                    .iter()
+                    .position(|(n, _)| n.name == a.network)?;
+                Some((index, a, None, None))
+            })
+            .collect();
+        let (gw4, gw6) = self.gateway_endpoints(&joined);
+        let name = |pos: Option<usize>| pos.map(|p| self.networks[joined[p].0].0.name.clone());
+        (name(gw4), name(gw6))
     }
 
     /// libnetwork's `selectGatewayEndpoint` over endpoints sorted by
@@ -701,6 +746,7 @@ impl StateBuilder {
         index: usize,
         family: Family,
         preferred: Option<IpAddr>,
+        reuse: bool,
     ) -> Result<Option<IpAddr>, StateError> {
         let (network, pools) = &self.networks[index];
         let (pool, configured) = match family {
@@ -713,7 +759,7 @@ impl StateBuilder {
             family,
             reason,
         };
-        if let Some(address) = preferred {
+        if let Some(address) = preferred.filter(|_| !reuse) {
             // The daemon's validateEndpointIPAddress (Docker 28).
             if network.is_default_bridge {
                 return Err(error(
@@ -748,6 +794,65 @@ impl StateBuilder {
             ))),
             Err(e) => Err(error(e.to_string())),
         }
+    }
+
+    /// The endpoints of `container`, in join order.
+    pub fn container_endpoints(&self, container: &str) -> Vec<&ResolvedEndpoint> {
+        self.endpoints
+            .iter()
+            .filter(|e| e.container == container)
+            .collect()
+    }
+
+    /// Disconnects `container` from every network, releasing its addresses;
+    /// returns its endpoints, whose port bindings the caller releases.
+    pub fn remove_container(&mut self, container: &str) -> Vec<ResolvedEndpoint> {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.endpoints)
+            .into_iter()
+            .partition(|e| e.container == container);
+        self.endpoints = kept;
+        for ep in &gone {
+            let Some((_, pools)) = self.networks.iter().find(|(n, _)| n.name == ep.network) else {
+                continue;
+            };
+            let (p4, p6) = (pools.v4, pools.v6);
+            if let (Some(pool), Some(a)) = (p4, ep.v4) {
+                let _ = self.ipam.release_address(pool, IpAddr::V4(a));
+            }
+            if let (Some(pool), Some(a)) = (p6, ep.v6) {
+                let _ = self.ipam.release_address(pool, IpAddr::V6(a));
+            }
+        }
+        gone
+    }
+
+    /// Puts back an endpoint exactly as it was (a daemon restart): its
+    /// addresses are taken again, its bindings kept as they are (the caller
+    /// re-reserves the host ports).
+    pub fn restore_endpoint(&mut self, ep: &ResolvedEndpoint) -> Result<(), StateError> {
+        let index = self
+            .networks
+            .iter()
+            .position(|(n, _)| n.name == ep.network)
+            .ok_or_else(|| StateError::UnknownNetwork {
+                network: ep.network.clone(),
+            })?;
+        self.allocate_endpoint_address(
+            &ep.container,
+            index,
+            Family::V4,
+            ep.v4.map(IpAddr::V4),
+            true,
+        )?;
+        self.allocate_endpoint_address(
+            &ep.container,
+            index,
+            Family::V6,
+            ep.v6.map(IpAddr::V6),
+            true,
+        )?;
+        self.endpoints.push(ep.clone());
+        Ok(())
     }
 
     /// The networks, in creation order.
