@@ -686,12 +686,23 @@ impl Engine for Daemon {
         id_or_name: &str,
         req: NetworkConnectRequest,
     ) -> Result<(), ApiError> {
-        let inner = self.inner.lock().await;
-        find_network(&self.all_resources(&inner), id_or_name)?;
-        Err(ApiError::not_found(format!(
-            "No such container: {}",
-            req.container
-        )))
+        let name = {
+            let inner = self.inner.lock().await;
+            find_network(&self.all_resources(&inner), id_or_name)?
+                .name
+                .clone()
+        };
+        let ipam = req
+            .endpoint_config
+            .and_then(|c| c.ipam_config)
+            .unwrap_or_default();
+        self.sandbox_connect(
+            &name,
+            &req.container,
+            &ipam.ipv4_address,
+            &ipam.ipv6_address,
+        )
+        .await
     }
 
     async fn create_sandbox(
@@ -726,11 +737,12 @@ impl Engine for Daemon {
         id_or_name: &str,
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError> {
-        let inner = self.inner.lock().await;
-        find_network(&self.all_resources(&inner), id_or_name)?;
-        Err(ApiError::not_found(format!(
-            "No such container: {}",
-            req.container
-        )))
+        let name = {
+            let inner = self.inner.lock().await;
+            find_network(&self.all_resources(&inner), id_or_name)?
+                .name
+                .clone()
+        };
+        self.sandbox_disconnect(&name, &req.container).await
     }
 }

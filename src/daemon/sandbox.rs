@@ -676,6 +676,164 @@ impl Daemon {
         }
     }
 
+    /// `POST /networks/{id}/connect`: a running sandbox joins one more
+    /// network. Its port bindings and default routes stay where they are.
+    pub(super) async fn sandbox_connect(
+        &self,
+        network: &str,
+        term: &str,
+        ip: &str,
+        ip6: &str,
+    ) -> Result<(), ApiError> {
+        let mut attachment = Attachment::new(network);
+        attachment.ipv4_address = match ip_arg(ip, "IPv4")? {
+            Some(IpAddr::V4(a)) => Some(a),
+            Some(_) => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "invalid IPv4 address: {ip}"
+                )));
+            }
+            None => None,
+        };
+        attachment.ipv6_address = match ip_arg(ip6, "IPv6")? {
+            Some(IpAddr::V6(a)) => Some(a),
+            Some(_) => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "invalid IPv6 address: {ip6}"
+                )));
+            }
+            None => None,
+        };
+        let mut inner = self.inner.lock().await;
+        let mut rec = find(&inner.sandboxes, term)?.clone();
+        if rec.phase != SandboxPhase::Running {
+            return Err(ApiError::conflict(format!(
+                "container {} is not running",
+                rec.name
+            )));
+        }
+        if rec.endpoints.iter().any(|e| e.endpoint.network == network) {
+            return Err(ApiError::forbidden(format!(
+                "endpoint with name {} already exists in network {network}",
+                rec.name
+            )));
+        }
+        let mut next = inner.state.clone();
+        next.add_container_with(&rec.id, &[attachment], &[], &mut inner.ports)
+            .map_err(state_error)?;
+        let endpoint = next
+            .container_endpoints(&rec.id)
+            .into_iter()
+            .find(|e| e.network == network)
+            .cloned()
+            .expect("just connected");
+        let ep = EndpointRecord {
+            id: random_hex(32).map_err(internal)?,
+            endpoint,
+            host_if: format!("veth{}", &random_hex(4).map_err(internal)?[..7]),
+            if_name: format!("eth{}", rec.endpoints.len()),
+            mac: links::random_mac().map_err(internal)?,
+        };
+        let bridge = next
+            .network(network)
+            .map(|n| n.bridge.clone())
+            .unwrap_or_default();
+        let joining = SandboxRecord {
+            endpoints: vec![ep.clone()],
+            ..rec.clone()
+        };
+        let result = async {
+            self.plumb(&inner, &next, &joining)
+                .await
+                .map_err(internal)?;
+            let mut next_fw = inner.firewall.state();
+            next_fw.endpoints.push(crate::firewall::FirewallEndpoint {
+                network: bridge.clone(),
+                addrs: SandboxRecord::addrs(&ep.endpoint),
+                bindings: Vec::new(),
+            });
+            inner.persist_intent(&next_fw).map_err(internal)?;
+            inner
+                .firewall
+                .add_endpoint(&ep.id, &bridge, SandboxRecord::addrs(&ep.endpoint), &[])
+                .map_err(internal)?;
+            inner.persist_owned().map_err(internal)
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = inner.links.delete_link(&ep.host_if).await;
+            return Err(e);
+        }
+        rec.endpoints.push(ep);
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+            .map_err(internal)?;
+        inner.state = next;
+        let pos = inner
+            .sandboxes
+            .iter()
+            .position(|s| s.id == rec.id)
+            .expect("found above");
+        inner.sandboxes[pos] = rec;
+        Ok(())
+    }
+
+    /// `POST /networks/{id}/disconnect`: a sandbox leaves one network, with
+    /// the port bindings published through that endpoint.
+    pub(super) async fn sandbox_disconnect(
+        &self,
+        network: &str,
+        term: &str,
+    ) -> Result<(), ApiError> {
+        let mut inner = self.inner.lock().await;
+        let mut rec = find(&inner.sandboxes, term)?.clone();
+        let Some(pos) = rec
+            .endpoints
+            .iter()
+            .position(|e| e.endpoint.network == network)
+        else {
+            return Err(ApiError::forbidden(format!(
+                "container {} is not connected to network {network}",
+                rec.name
+            )));
+        };
+        let ep = rec.endpoints.remove(pos);
+        if rec.phase == SandboxPhase::Running {
+            if let Some(handles) = inner.proxies.get_mut(&rec.id) {
+                let (stop, keep): (Vec<_>, Vec<_>) = std::mem::take(handles)
+                    .into_iter()
+                    .partition(|h| ep.endpoint.bindings.contains(h.binding()));
+                *handles = keep;
+                for h in stop {
+                    h.stop().await;
+                }
+            }
+            inner.firewall.remove_endpoint(&ep.id).map_err(internal)?;
+            inner.persist_owned().map_err(internal)?;
+            flush_conntrack(std::slice::from_ref(&ep));
+            inner
+                .links
+                .delete_link(&ep.host_if)
+                .await
+                .map_err(internal)?;
+            if let Some(gone) = inner.state.remove_endpoint(&rec.id, network) {
+                release_bindings(&gone.bindings, &mut inner.ports);
+            }
+        }
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+            .map_err(internal)?;
+        let pos = inner
+            .sandboxes
+            .iter()
+            .position(|s| s.id == rec.id)
+            .expect("found above");
+        inner.sandboxes[pos] = rec;
+        Ok(())
+    }
+
     /// `GET /sandboxes`.
     pub(super) async fn sandbox_list(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError> {
         let inner = self.inner.lock().await;

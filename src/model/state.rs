@@ -807,14 +807,26 @@ impl StateBuilder {
     /// Disconnects `container` from every network, releasing its addresses;
     /// returns its endpoints, whose port bindings the caller releases.
     pub fn remove_container(&mut self, container: &str) -> Vec<ResolvedEndpoint> {
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.endpoints)
-            .into_iter()
-            .partition(|e| e.container == container);
-        self.endpoints = kept;
-        for ep in &gone {
-            let Some((_, pools)) = self.networks.iter().find(|(n, _)| n.name == ep.network) else {
-                continue;
-            };
+        let networks: Vec<String> = self
+            .container_endpoints(container)
+            .iter()
+            .map(|e| e.network.clone())
+            .collect();
+        networks
+            .iter()
+            .filter_map(|n| self.remove_endpoint(container, n))
+            .collect()
+    }
+
+    /// Disconnects `container` from `network` only, releasing the endpoint's
+    /// addresses; returns it (the caller releases its port bindings).
+    pub fn remove_endpoint(&mut self, container: &str, network: &str) -> Option<ResolvedEndpoint> {
+        let pos = self
+            .endpoints
+            .iter()
+            .position(|e| e.container == container && e.network == network)?;
+        let ep = self.endpoints.remove(pos);
+        if let Some((_, pools)) = self.networks.iter().find(|(n, _)| n.name == network) {
             let (p4, p6) = (pools.v4, pools.v6);
             if let (Some(pool), Some(a)) = (p4, ep.v4) {
                 let _ = self.ipam.release_address(pool, IpAddr::V4(a));
@@ -823,7 +835,7 @@ impl StateBuilder {
                 let _ = self.ipam.release_address(pool, IpAddr::V6(a));
             }
         }
-        gone
+        Some(ep)
     }
 
     /// Puts back an endpoint exactly as it was (a daemon restart): its
