@@ -17,6 +17,7 @@ pub struct TestDaemon {
     /// Its temporary directory (data-root, exec-root, socket, config).
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    owns_netns: bool,
 }
 
 /// The `bridgewall` binary under test.
@@ -30,6 +31,16 @@ impl TestDaemon {
     pub fn start(daemon_json: Option<&str>) -> TestDaemon {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let netns = format!("bwt-d{}-{n}", std::process::id());
+        Self::launch(netns, true, daemon_json)
+    }
+
+    /// Starts a daemon in an existing namespace (a topology node, the
+    /// "host"), which the caller owns and deletes.
+    pub fn start_in(netns: &str, daemon_json: Option<&str>) -> TestDaemon {
+        Self::launch(netns.to_string(), false, daemon_json)
+    }
+
+    fn launch(netns: String, owns_netns: bool, daemon_json: Option<&str>) -> TestDaemon {
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(json) = daemon_json {
             std::fs::write(dir.path().join("daemon.json"), json).unwrap();
@@ -38,6 +49,7 @@ impl TestDaemon {
             netns,
             dir,
             child: None,
+            owns_netns,
         };
         d.spawn();
         d
@@ -256,4 +268,54 @@ pub fn err(out: Output) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+impl TestDaemon {
+    /// Calls the daemon's API with bridgewall's client.
+    pub fn api<T>(&self, f: impl AsyncFnOnce(&bridgewall::api::client::Client) -> T) -> T {
+        let client = bridgewall::api::client::Client::new(self.socket());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f(&client))
+    }
+
+    /// Creates a sandbox through the API; returns its inspect data.
+    pub fn sandbox(
+        &self,
+        req: bridgewall::api::sandbox::SandboxCreateRequest,
+    ) -> Result<bridgewall::api::sandbox::SandboxInspect, String> {
+        let name = req.name.clone();
+        self.api(async |c| {
+            let _: bridgewall::api::sandbox::SandboxCreateResponse = c
+                .post("/sandboxes/create", &req)
+                .await
+                .map_err(|e| e.to_string())?;
+            c.get(&format!("/sandboxes/{name}/json"))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// A sandbox's inspect data.
+    pub fn inspect(&self, name: &str) -> bridgewall::api::sandbox::SandboxInspect {
+        self.api(async |c| c.get(&format!("/sandboxes/{name}/json")).await.unwrap())
+    }
+}
+
+/// A sandbox running `sleep` (to hold its namespace), named `name`, on
+/// `network` ("" for the default bridge), publishing `publish`.
+pub fn sleeper(
+    name: &str,
+    network: &str,
+    publish: &[&str],
+) -> bridgewall::api::sandbox::SandboxCreateRequest {
+    bridgewall::api::sandbox::SandboxCreateRequest {
+        name: name.into(),
+        network: network.into(),
+        publish: publish.iter().map(|s| s.to_string()).collect(),
+        cmd: vec!["sleep".into(), "600".into()],
+        ..Default::default()
+    }
 }
