@@ -239,9 +239,54 @@ impl TestDaemon {
 impl Drop for TestDaemon {
     fn drop(&mut self) {
         self.kill9();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
+        // Sandbox processes (in process groups of their own) and the
+        // namespaces the daemon made for them.
+        let netns_dir = self.dir.path().join("exec/netns");
+        if let Ok(entries) = std::fs::read_dir(&netns_dir) {
+            for entry in entries.flatten() {
+                kill_processes_in(&entry.path());
+                let _ = nix::mount::umount2(&entry.path(), nix::mount::MntFlags::MNT_DETACH);
+            }
+            // The directory is a bind mount of itself (made shared, as
+            // `ip netns` does for /run/netns).
+            let _ = nix::mount::umount2(&netns_dir, nix::mount::MntFlags::MNT_DETACH);
+        }
+        if self.owns_netns {
+            kill_processes_in(Path::new(&format!("/run/netns/{}", self.netns)));
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.netns])
+                .status();
+        }
+    }
+}
+
+/// Kills every process whose network namespace is the one at `ns_file`.
+fn kill_processes_in(ns_file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(ns_file) else {
+        return;
+    };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let me = std::process::id().to_string();
+    for p in procs.flatten() {
+        let name = p.file_name().to_string_lossy().into_owned();
+        let Ok(pid) = name.parse::<i32>() else {
+            continue;
+        };
+        if name == me {
+            continue;
+        }
+        if let Ok(m) = std::fs::metadata(p.path().join("ns/net"))
+            && m.ino() == target.ino()
+            && m.dev() == target.dev()
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 
