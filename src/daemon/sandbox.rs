@@ -128,16 +128,22 @@ pub(super) fn alive(rec: &SandboxRecord) -> bool {
         }
 }
 
-/// Kills a sandbox's process group, if its process still runs.
+/// Kills a sandbox's process group, if its process still runs, and, in a
+/// namespace bridgewall made, every process left in it (a crash between
+/// starting the process and recording it leaves one unknown).
 pub(super) fn kill_process(rec: &SandboxRecord) {
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::Pid;
     if let Some((pid, start)) = rec.pid
         && process_start_time(pid) == Some(start)
     {
         // Its own process group: everything it started goes too.
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    if rec.owns_netns {
+        for pid in netns::processes_in(&rec.netns) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
     }
 }
 

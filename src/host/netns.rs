@@ -11,7 +11,7 @@
 //! [`in_netns`] runs a closure in a scoped thread that has entered a
 //! namespace, leaving the caller where it is.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -318,4 +318,25 @@ mod tests {
         let payload = caught.expect_err("panic resumed");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"inner"));
     }
+}
+
+/// The processes whose network namespace is the one at `path` (read from
+/// `/proc/*/ns/net`), the calling process excluded.
+pub fn processes_in(path: &Path) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = fs::metadata(path) else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
+            let ns = fs::metadata(p.path().join("ns/net")).ok()?;
+            (pid != me && ns.ino() == target.ino() && ns.dev() == target.dev()).then_some(pid)
+        })
+        .collect()
 }
