@@ -406,3 +406,101 @@ fn networks_are_isolated_internal_has_no_way_out_and_icc_off_blocks() {
     assert_eq!(outside.count(), 0);
     drop(servers);
 }
+
+#[test]
+fn without_the_userland_proxy_loopback_works_through_hairpin_nat_but_not_from_the_lan() {
+    if !can_run() {
+        return;
+    }
+    let s = site(Some(r#"{"userland-proxy": false}"#), 1);
+    let d = &s.daemon;
+    d.sandbox(sleeper("web", "", &["127.0.0.1:8080:80", "8081:80"]))
+        .unwrap();
+    let web = ns_of(d, "web");
+    let _srv = tcp_listen(&web, ip("0.0.0.0"), 80);
+    // No proxy: nothing listens in user space for these ports but the
+    // reserved sockets; the host reaches them through DNAT, route_localnet
+    // and the hairpin masquerade.
+    assert_eq!(
+        tcp_connect(&s.host, ip("127.0.0.1"), 8080, T),
+        Ok("web".into())
+    );
+    assert_eq!(
+        tcp_connect(&s.host, ip("127.0.0.1"), 8081, T),
+        Ok("web".into())
+    );
+    // The container reaches its own published port (hairpin).
+    assert_eq!(
+        tcp_connect(&web, IpAddr::V4(s.host.ip4()), 8081, T),
+        Ok("web".into())
+    );
+    // moby#45610: a LAN neighbour sending to 127.0.0.1 through the host.
+    let client = &s.clients[0];
+    client.sysctl("net.ipv4.conf.all.route_localnet", "1");
+    client.sysctl("net.ipv4.conf.eth0.route_localnet", "1");
+    let ipr = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args(["-n", client.name()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ipr(&["rule", "add", "pref", "10", "lookup", "local"]);
+    ipr(&["rule", "del", "pref", "0"]);
+    ipr(&[
+        "rule",
+        "add",
+        "pref",
+        "5",
+        "to",
+        "127.0.0.1",
+        "lookup",
+        "100",
+    ]);
+    ipr(&[
+        "route",
+        "add",
+        "127.0.0.1/32",
+        "via",
+        &s.host.ip4().to_string(),
+        "dev",
+        "eth0",
+        "table",
+        "100",
+    ]);
+    assert_eq!(
+        tcp_connect(client, ip("127.0.0.1"), 8080, T),
+        Err(ConnectError::Timeout)
+    );
+    // Without the raw-table rule the neighbour would get in: the rule is
+    // what protects the port.
+    d.exec(&[
+        "iptables",
+        "-t",
+        "raw",
+        "-D",
+        "PREROUTING",
+        "-d",
+        "127.0.0.1/32",
+        "!",
+        "-i",
+        "lo",
+        "-p",
+        "tcp",
+        "-m",
+        "tcp",
+        "--dport",
+        "8080",
+        "-j",
+        "DROP",
+    ]);
+    assert_eq!(
+        tcp_connect(client, ip("127.0.0.1"), 8080, T),
+        Ok("web".into())
+    );
+}
