@@ -1,5 +1,6 @@
 //! The API server against the real `docker` CLI (client only, no daemon, no
-//! root) and against bridgewall's own client, with an in-memory engine.
+//! root) and against bridgewall's own client and CLI, with an in-memory
+//! engine.
 //!
 //! Without a `docker` binary the CLI tests are skipped, except under
 //! `CI=true`, where they fail.
@@ -9,26 +10,156 @@ mod support;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Output;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bridgewall::api::client::{Client, ClientError};
 use bridgewall::api::engine::{ApiError, Engine, Filters, filter_networks, find_network};
+use bridgewall::api::sandbox::{
+    EndpointSettingsResource, PortBindingResource, SandboxCreateRequest, SandboxCreateResponse,
+    SandboxInspect, SandboxState, SandboxSummary, SandboxWaitResponse,
+};
 use bridgewall::api::server::{bind_unix_socket, serve};
 use bridgewall::api::types::{
     EndpointResource, Ipam, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
     NetworkDisconnectRequest, NetworkResource, NetworksPruneResponse, SystemVersion,
 };
+use bridgewall::model::port_spec::PortSpec;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// An engine keeping networks in memory, with the predefined `bridge`,
-/// `host` and `none`, and Docker's answers for the cases the tests hit.
+/// An engine keeping networks and sandboxes in memory, with the predefined
+/// `bridge`, `host` and `none`, and Docker's answers for the cases the tests
+/// hit.
 #[derive(Default)]
 struct FakeEngine {
     networks: Mutex<Vec<NetworkResource>>,
+    sandboxes: Mutex<Vec<FakeSandbox>>,
+    /// Ephemeral host ports handed out so far.
+    ephemeral: AtomicU16,
+}
+
+/// A sandbox of the [`FakeEngine`], which runs nothing: `echo ARGS` has
+/// exited at once having printed ARGS, `false` has exited with 1; any other
+/// command, and an attached namespace, runs until removed. Published ports
+/// get their host port, or one from 32768 up; there are no namespaces.
+struct FakeSandbox {
+    inspect: SandboxInspect,
+    logs: String,
+}
+
+impl FakeSandbox {
+    fn name(&self) -> &str {
+        self.inspect.name.trim_start_matches('/')
+    }
+
+    fn summary(&self) -> SandboxSummary {
+        let s = &self.inspect;
+        let ports = s
+            .network_settings
+            .ports
+            .iter()
+            .flat_map(|(port, bindings)| {
+                bindings.iter().map(move |b| {
+                    if b.host_ip.contains(':') {
+                        format!("[{}]:{}->{port}", b.host_ip, b.host_port)
+                    } else {
+                        format!("{}:{}->{port}", b.host_ip, b.host_port)
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        SandboxSummary {
+            id: s.id.clone(),
+            name: self.name().to_string(),
+            command: s.cmd.join(" "),
+            created: s.created,
+            state: s.state.status.clone(),
+            status: if s.state.running {
+                "Up".to_string()
+            } else {
+                format!("Exited ({})", s.state.exit_code)
+            },
+            ports,
+            networks: s
+                .network_settings
+                .networks
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
+/// The sandbox `term` names: by ID, name, or unique ID prefix.
+fn find_sandbox(sandboxes: &[FakeSandbox], term: &str) -> Result<usize, ApiError> {
+    let exact = sandboxes
+        .iter()
+        .position(|s| s.inspect.id == term || s.name() == term);
+    let mut prefixed = sandboxes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !term.is_empty() && s.inspect.id.starts_with(term));
+    match (exact, prefixed.next(), prefixed.next()) {
+        (Some(i), _, _) | (None, Some((i, _)), None) => Ok(i),
+        _ => Err(ApiError::not_found(format!("No such sandbox: {term}"))),
+    }
+}
+
+/// The published ports of a create request, as Docker shows them (an
+/// unpublished `--expose`d port with no bindings); ephemeral host ports
+/// count from 32768 with `ephemeral`.
+fn fake_ports(
+    req: &SandboxCreateRequest,
+    ephemeral: &AtomicU16,
+) -> Result<std::collections::BTreeMap<String, Vec<PortBindingResource>>, ApiError> {
+    let next_port = || 32768 + ephemeral.fetch_add(1, Ordering::Relaxed);
+    let mut ports = std::collections::BTreeMap::new();
+    let parse =
+        |spec: &str| PortSpec::parse(spec).map_err(|e| ApiError::invalid_parameter(e.to_string()));
+    for spec in &req.expose {
+        for m in parse(spec)?.mappings() {
+            let bindings: &mut Vec<PortBindingResource> = ports
+                .entry(format!("{}/{}", m.container_port, m.proto.as_str()))
+                .or_default();
+            if req.publish_all {
+                let host_port = next_port().to_string();
+                for host_ip in ["0.0.0.0", "::"] {
+                    bindings.push(PortBindingResource {
+                        host_ip: host_ip.into(),
+                        host_port: host_port.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for spec in &req.publish {
+        for m in parse(spec)?.mappings() {
+            let host_port = match m.host_port_start {
+                0 => next_port(),
+                port => port,
+            };
+            let host_ips = match m.host_ip {
+                Some(ip) => vec![ip.to_string()],
+                None => vec!["0.0.0.0".to_string(), "::".to_string()],
+            };
+            let bindings = ports
+                .entry(format!("{}/{}", m.container_port, m.proto.as_str()))
+                .or_default();
+            for host_ip in host_ips {
+                bindings.push(PortBindingResource {
+                    host_ip,
+                    host_port: host_port.to_string(),
+                });
+            }
+        }
+    }
+    Ok(ports)
 }
 
 fn hex_id(seed: &str) -> String {
@@ -63,6 +194,8 @@ impl FakeEngine {
         ];
         FakeEngine {
             networks: Mutex::new(predefined),
+            sandboxes: Mutex::default(),
+            ephemeral: AtomicU16::new(0),
         }
     }
 }
@@ -188,6 +321,134 @@ impl Engine for FakeEngine {
             ))),
         }
     }
+
+    async fn create_sandbox(
+        &self,
+        req: SandboxCreateRequest,
+    ) -> Result<SandboxCreateResponse, ApiError> {
+        if req.cmd.is_empty() && req.netns.is_empty() {
+            return Err(ApiError::invalid_parameter("no command specified"));
+        }
+        let network = {
+            let networks = self.networks.lock().unwrap();
+            let term = if req.network.is_empty() {
+                "bridge"
+            } else {
+                &req.network
+            };
+            find_network(&networks, term)?.clone()
+        };
+        let mut sandboxes = self.sandboxes.lock().unwrap();
+        let name = match req.name.as_str() {
+            "" => format!("sandbox{}", sandboxes.len() + 1),
+            name => name.to_string(),
+        };
+        if sandboxes.iter().any(|s| s.name() == name) {
+            return Err(ApiError::conflict(format!(
+                "the sandbox name \"/{name}\" is already in use"
+            )));
+        }
+        let ports = fake_ports(&req, &self.ephemeral)?;
+        let id = hex_id(&name);
+        let (running, exit_code, logs) = match req.cmd.first().map(String::as_str) {
+            Some("echo") => (false, 0, format!("{}\n", req.cmd[1..].join(" "))),
+            Some("false") => (false, 1, String::new()),
+            _ => (true, 0, String::new()),
+        };
+        let endpoint = EndpointSettingsResource {
+            network_id: network.id.clone(),
+            endpoint_id: hex_id(&format!("{id}-{}", network.name)),
+            ip_address: req.ip.clone(),
+            global_ipv6_address: req.ip6.clone(),
+            ..Default::default()
+        };
+        let sandbox = FakeSandbox {
+            inspect: SandboxInspect {
+                id: id.clone(),
+                name: format!("/{name}"),
+                created: SystemTime::now(),
+                cmd: req.cmd.clone(),
+                state: SandboxState {
+                    status: if running { "running" } else { "exited" }.into(),
+                    running,
+                    pid: 0,
+                    exit_code,
+                },
+                publish: req.publish.clone(),
+                auto_remove: req.auto_remove,
+                network_settings: bridgewall::api::sandbox::NetworkSettingsResource {
+                    sandbox_key: match req.netns.as_str() {
+                        "" => format!("/nonexistent/bridgewall-fake/{}", &id[..12]),
+                        netns => netns.to_string(),
+                    },
+                    ports,
+                    networks: [(network.name.clone(), endpoint)].into(),
+                },
+            },
+            logs,
+        };
+        if running || !req.auto_remove {
+            sandboxes.push(sandbox);
+        }
+        Ok(SandboxCreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+
+    async fn list_sandboxes(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError> {
+        let sandboxes = self.sandboxes.lock().unwrap();
+        // Newest first, as Docker lists containers.
+        Ok(sandboxes
+            .iter()
+            .rev()
+            .filter(|s| all || s.inspect.state.running)
+            .map(FakeSandbox::summary)
+            .collect())
+    }
+
+    async fn inspect_sandbox(&self, id_or_name: &str) -> Result<SandboxInspect, ApiError> {
+        let sandboxes = self.sandboxes.lock().unwrap();
+        Ok(sandboxes[find_sandbox(&sandboxes, id_or_name)?]
+            .inspect
+            .clone())
+    }
+
+    async fn remove_sandbox(&self, id_or_name: &str, force: bool) -> Result<(), ApiError> {
+        let mut sandboxes = self.sandboxes.lock().unwrap();
+        let i = find_sandbox(&sandboxes, id_or_name)?;
+        if sandboxes[i].inspect.state.running && !force {
+            return Err(ApiError::conflict(format!(
+                "cannot remove sandbox \"{}\": sandbox is running: stop the sandbox before \
+                 removing or force remove",
+                sandboxes[i].inspect.name
+            )));
+        }
+        sandboxes.remove(i);
+        Ok(())
+    }
+
+    async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, ApiError> {
+        let sandboxes = self.sandboxes.lock().unwrap();
+        Ok(sandboxes[find_sandbox(&sandboxes, id_or_name)?]
+            .logs
+            .clone())
+    }
+
+    async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, ApiError> {
+        let sandboxes = self.sandboxes.lock().unwrap();
+        let state = &sandboxes[find_sandbox(&sandboxes, id_or_name)?]
+            .inspect
+            .state;
+        if state.running {
+            return Err(ApiError::conflict(
+                "the fake engine's running sandboxes never exit",
+            ));
+        }
+        Ok(SandboxWaitResponse {
+            status_code: state.exit_code,
+        })
+    }
 }
 
 /// A server on a socket in a temporary directory, stopped on drop.
@@ -245,6 +506,19 @@ impl Server {
         }
         cmd.envs(env.iter().copied());
         cmd.output().await.expect("running docker")
+    }
+
+    /// Runs `bridgewall -H unix://SOCKET ARGS`, without the caller's
+    /// `BRIDGEWALL_HOST`.
+    async fn bridgewall(&self, args: &[&str]) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgewall"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .env_remove("BRIDGEWALL_HOST")
+            .output()
+            .await
+            .expect("running bridgewall")
     }
 
     /// One raw HTTP/1.0 exchange: the status line, headers and body.
@@ -733,5 +1007,449 @@ async fn bridgewall_client_against_the_server() {
     let version: SystemVersion = client.get("/version").await.unwrap();
     assert_eq!(version.api_version, "1.51");
     assert_eq!(version.components[0].name, "bridgewall");
+    server.stop().await;
+}
+
+/// A `POST` of a JSON body, as raw HTTP/1.0.
+fn post_json(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_sandbox_routes() {
+    let server = Server::start();
+    let (status, _, body) = server.raw(&post_json(
+        "/v1.51/sandboxes/create",
+        r#"{"Name":"web","Cmd":["sleep","1000"],"Publish":["8080:80"]}"#,
+    ));
+    assert_eq!(status, 201, "{body}");
+    let created: SandboxCreateResponse = serde_json::from_str(&body).unwrap();
+    assert_eq!(created.id, hex_id("web"));
+    let (status, _, body) = server.raw(&post_json(
+        "/sandboxes/create",
+        r#"{"Name":"done","Cmd":["echo","hi"]}"#,
+    ));
+    assert_eq!(status, 201, "{body}");
+
+    // Running ones only, unless `all` (Docker's reading of the flag).
+    let names = |query: &str| {
+        let (status, _, body) = server.raw(&format!("GET /sandboxes{query} HTTP/1.0\r\n\r\n"));
+        assert_eq!(status, 200, "{body}");
+        let listed: Vec<SandboxSummary> = serde_json::from_str(&body).unwrap();
+        listed.into_iter().map(|s| s.name).collect::<Vec<_>>()
+    };
+    assert_eq!(names(""), ["web"]);
+    assert_eq!(names("?all=0"), ["web"]);
+    assert_eq!(names("?all=1"), ["done", "web"]);
+    assert_eq!(names("?all=true"), ["done", "web"]);
+
+    let (status, _, body) = server.raw("GET /v1.51/sandboxes/web/json HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 200, "{body}");
+    let inspect: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(inspect["Name"], "/web");
+    assert_eq!(
+        inspect["NetworkSettings"]["Ports"]["80/tcp"],
+        serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}])
+    );
+    // By ID prefix.
+    let (status, _, _) = server.raw(&format!(
+        "GET /sandboxes/{}/json HTTP/1.0\r\n\r\n",
+        &created.id[..8]
+    ));
+    assert_eq!(status, 200);
+
+    let (status, head, body) = server.raw("GET /sandboxes/done/logs HTTP/1.0\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, "hi\n"));
+    assert!(
+        head.contains("content-type: text/plain; charset=utf-8"),
+        "{head}"
+    );
+    let (status, head, body) = server.raw("POST /v1.40/sandboxes/done/wait HTTP/1.0\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, "{\"StatusCode\":0}\n"));
+    assert!(head.contains("api-version: 1.51"), "{head}");
+
+    // A running sandbox needs `force`.
+    let (status, _, body) = server.raw("DELETE /sandboxes/web HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 409, "{body}");
+    let (status, _, body) = server.raw("DELETE /sandboxes/web?force=false HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 409, "{body}");
+    let (status, _, body) = server.raw("DELETE /v1.51/sandboxes/web?force=1 HTTP/1.0\r\n\r\n");
+    assert_eq!((status, body.as_str()), (204, ""));
+    let (status, _, body) = server.raw("GET /sandboxes/web/json HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "{\"message\":\"No such sandbox: web\"}\n")
+    );
+
+    // A sandbox may be called "create": DELETE on that path removes it.
+    let (status, _, _) = server.raw(&post_json(
+        "/sandboxes/create",
+        r#"{"Name":"create","Cmd":["echo"]}"#,
+    ));
+    assert_eq!(status, 201);
+    let (status, _, _) = server.raw("DELETE /sandboxes/create HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 204);
+    assert_eq!(names("?all=1"), ["done"]);
+
+    // Bad bodies and unknown methods, as for networks.
+    let (status, _, body) = server.raw(&post_json("/sandboxes/create", "{\"Cmd\":"));
+    assert_eq!(status, 400);
+    assert!(body.starts_with("{\"message\":\"invalid JSON: "), "{body}");
+    let (status, _, body) = server.raw(&post_json("/sandboxes/create", "{}"));
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "{\"message\":\"no command specified\"}\n")
+    );
+    let (status, _, body) = server.raw("GET /sandboxes/done/wait HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "{\"message\":\"page not found\"}\n")
+    );
+    let (status, _, _) = server.raw("GET /v1.52/sandboxes HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 400);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bridgewall_client_sandboxes() {
+    let server = Server::start();
+    let client = Client::new(&server.socket);
+    let req = SandboxCreateRequest {
+        name: "c1".into(),
+        cmd: vec!["echo".into(), "out".into()],
+        ..Default::default()
+    };
+    let created: SandboxCreateResponse = client.post("/sandboxes/create", &req).await.unwrap();
+    let waited: SandboxWaitResponse = client
+        .post_empty(&format!("/sandboxes/{}/wait", created.id))
+        .await
+        .unwrap();
+    assert_eq!(waited.status_code, 0);
+    assert_eq!(
+        client.get_text("/sandboxes/c1/logs").await.unwrap(),
+        "out\n"
+    );
+    let inspect: SandboxInspect = client.get("/sandboxes/c1/json").await.unwrap();
+    assert_eq!(inspect.cmd, ["echo", "out"]);
+    assert!(!inspect.state.running);
+    let all: Vec<SandboxSummary> = client.get("/sandboxes?all=1").await.unwrap();
+    assert_eq!(all[0].status, "Exited (0)");
+    client.delete("/sandboxes/c1").await.unwrap();
+    let err = client.get_text("/sandboxes/c1/logs").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Error response from daemon: No such sandbox: c1"
+    );
+    server.stop().await;
+}
+
+/// Asserts the exit status and returns stdout and stderr.
+fn exited(out: Output, code: i32) -> (String, String) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    (stdout(&out), stderr(&out))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bridgewall_cli_runs_lists_and_removes_sandboxes() {
+    let server = Server::start();
+    // Without -d: the output, then the command's exit status.
+    let (out, err) = exited(server.bridgewall(&["run", "echo", "hello", "-n"]).await, 0);
+    assert_eq!((out.as_str(), err.as_str()), ("hello -n\n", ""));
+    assert_eq!(exited(server.bridgewall(&["run", "false"]).await, 1).0, "");
+    let (out, _) = exited(
+        server
+            .bridgewall(&["run", "--rm", "--name", "once", "--", "echo", "hi"])
+            .await,
+        0,
+    );
+    assert_eq!(out, "hi\n");
+
+    let (id, _) = exited(
+        server
+            .bridgewall(&[
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "-p",
+                "8080:80",
+                "-p",
+                "127.0.0.1::53/udp",
+                "--expose",
+                "9000",
+                "sleep",
+                "1000",
+            ])
+            .await,
+        0,
+    );
+    assert_eq!(id, format!("{}\n", hex_id("web")));
+
+    // --rm removed `once`; the others are listed, newest first.
+    let (table, _) = exited(server.bridgewall(&["ps", "-a"]).await, 0);
+    let rows = lines(&table);
+    assert_eq!(rows.len(), 4, "{table}");
+    let columns: Vec<&str> = rows[0]
+        .split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "CONTAINER ID",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ]
+    );
+    assert!(rows[1].starts_with(&hex_id("web")[..12]), "{table}");
+    assert!(rows[1].contains("   \"sleep 1000\"   "), "{table}");
+    assert!(
+        rows[1].ends_with(
+            "   Up           127.0.0.1:32768->53/udp, 0.0.0.0:8080->80/tcp, \
+             [::]:8080->80/tcp   web"
+        ),
+        "{table}"
+    );
+    assert!(
+        rows[2].contains("Exited (1)") && rows[2].ends_with("sandbox2"),
+        "{table}"
+    );
+    let (quiet, _) = exited(server.bridgewall(&["ps", "-q"]).await, 0);
+    assert_eq!(quiet, format!("{}\n", &hex_id("web")[..12]));
+    let (quiet, _) = exited(server.bridgewall(&["ps", "-aq", "--no-trunc"]).await, 0);
+    assert_eq!(lines(&quiet)[0], hex_id("web"));
+    assert_eq!(lines(&quiet).len(), 3);
+
+    // Ports as `docker port` prints them; 9000 is exposed, not published.
+    let (ports, _) = exited(server.bridgewall(&["port", "web"]).await, 0);
+    assert_eq!(
+        ports,
+        "53/udp -> 127.0.0.1:32768\n80/tcp -> 0.0.0.0:8080\n80/tcp -> [::]:8080\n"
+    );
+    let (ports, _) = exited(server.bridgewall(&["port", "web", "80/tcp"]).await, 0);
+    assert_eq!(ports, "0.0.0.0:8080\n[::]:8080\n");
+    let (_, err) = exited(server.bridgewall(&["port", "web", "9000"]).await, 1);
+    assert_eq!(err, "Error: No public port '9000' published for web\n");
+
+    // Inspect: what was found, then every error.
+    let (json, err) = exited(
+        server
+            .bridgewall(&["inspect", "web", "nosuch", "gone"])
+            .await,
+        1,
+    );
+    assert!(json.starts_with("[\n    {\n        \"Id\": \""), "{json}");
+    let found: Vec<SandboxInspect> = serde_json::from_str(&json).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "/web");
+    assert_eq!(
+        found[0].network_settings.networks["bridge"].network_id,
+        hex_id("bridge")
+    );
+    assert_eq!(
+        err,
+        "Error response from daemon: No such sandbox: nosuch\n\
+         Error response from daemon: No such sandbox: gone\n"
+    );
+
+    let (logs, _) = exited(
+        server.bridgewall(&["logs", &hex_id("sandbox1")[..6]]).await,
+        0,
+    );
+    assert_eq!(logs, "hello -n\n");
+
+    // rm: running needs -f; with -f a missing one is reported, not failed.
+    let (out, err) = exited(server.bridgewall(&["rm", "web", "sandbox1"]).await, 1);
+    assert_eq!(out, "sandbox1\n");
+    assert_eq!(
+        err,
+        "Error response from daemon: cannot remove sandbox \"/web\": sandbox is running: \
+         stop the sandbox before removing or force remove\n"
+    );
+    let (out, err) = exited(server.bridgewall(&["rm", "-f", "nosuch", "/web/"]).await, 0);
+    assert_eq!(out, "/web/\n");
+    assert_eq!(err, "Error response from daemon: No such sandbox: nosuch\n");
+    let (_, err) = exited(server.bridgewall(&["rm", "nosuch", "/"]).await, 1);
+    assert_eq!(
+        err,
+        "Error response from daemon: No such sandbox: nosuch\nsandbox name cannot be empty\n"
+    );
+    let (quiet, _) = exited(server.bridgewall(&["ps", "-aq"]).await, 0);
+    assert_eq!(lines(&quiet).len(), 1, "{quiet}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bridgewall_cli_errors_create_exec_and_connect() {
+    let server = Server::start();
+    // `run` fails as `docker run` does: 125 and a pointer to the help.
+    let (out, err) = exited(
+        server
+            .bridgewall(&["run", "--network", "nosuch", "echo", "x"])
+            .await,
+        125,
+    );
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "bridgewall: Error response from daemon: network nosuch not found.\n\
+         See 'bridgewall run --help'.\n"
+    );
+    let (_, err) = exited(
+        server
+            .bridgewall(&["run", "-p", "80/xyz", "sleep", "1"])
+            .await,
+        125,
+    );
+    assert!(
+        err.starts_with("bridgewall: Error response from daemon: invalid proto: xyz"),
+        "{err}"
+    );
+
+    // `create` attaches a namespace by its absolute path; `exec` needs it.
+    let dir = tempfile::tempdir().unwrap();
+    let netns = dir.path().join("ns1");
+    let (id, _) = exited(
+        server
+            .bridgewall(&[
+                "create",
+                "--netns",
+                netns.to_str().unwrap(),
+                "--name",
+                "ns1",
+                "--ip",
+                "192.0.2.9",
+            ])
+            .await,
+        0,
+    );
+    assert_eq!(id, format!("{}\n", hex_id("ns1")));
+    let (json, _) = exited(server.bridgewall(&["inspect", "ns1"]).await, 0);
+    let found: Vec<SandboxInspect> = serde_json::from_str(&json).unwrap();
+    let settings = &found[0].network_settings;
+    assert_eq!(settings.sandbox_key, netns.to_str().unwrap());
+    assert_eq!(settings.networks["bridge"].ip_address, "192.0.2.9");
+    assert!(found[0].state.running && found[0].cmd.is_empty());
+    let (_, err) = exited(server.bridgewall(&["exec", "ns1", "true"]).await, 1);
+    assert_eq!(
+        err,
+        format!(
+            "Error: cannot open the network namespace of sandbox ns1 ({}): \
+             No such file or directory (os error 2)\n",
+            netns.display()
+        )
+    );
+    let (_, err) = exited(server.bridgewall(&["exec", "nosuch", "true"]).await, 1);
+    assert_eq!(err, "Error response from daemon: No such sandbox: nosuch\n");
+
+    // network connect / disconnect send Docker's bodies.
+    exited(
+        server
+            .bridgewall(&["network", "create", "--subnet", "192.0.2.0/24", "n1"])
+            .await,
+        0,
+    );
+    let (out, _) = exited(
+        server
+            .bridgewall(&["network", "connect", "--ip", "192.0.2.5", "n1", "ns1"])
+            .await,
+        0,
+    );
+    assert_eq!(out, "");
+    let client = Client::new(&server.socket);
+    let n1: NetworkResource = client.get("/networks/n1").await.unwrap();
+    assert_eq!(n1.containers[&hex_id("ns1")].ipv4_address, "192.0.2.5/24");
+    exited(
+        server
+            .bridgewall(&["network", "disconnect", "-f", "n1", "ns1"])
+            .await,
+        0,
+    );
+    let (_, err) = exited(
+        server
+            .bridgewall(&["network", "disconnect", "n1", "ns1"])
+            .await,
+        1,
+    );
+    assert_eq!(
+        err,
+        "Error response from daemon: container ns1 is not connected to network n1\n"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bridgewall_exec_enters_the_sandbox_namespace() {
+    if !support::require(
+        support::can_make_namespaces(),
+        "exec needs root and iproute2",
+    ) {
+        return;
+    }
+    let netns = support::TestNetns::new();
+    let server = Server::start();
+    let path = format!("/run/netns/{}", netns.name);
+    exited(
+        server
+            .bridgewall(&["create", "--netns", &path, "--name", "ns1"])
+            .await,
+        0,
+    );
+    // The command runs in the namespace, and its options are its own.
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
+    let (link, _) = exited(
+        server
+            .bridgewall(&["exec", "ns1", "readlink", "-n", "/proc/self/ns/net"])
+            .await,
+        0,
+    );
+    assert_eq!(link, format!("net:[{inode}]"));
+    exited(
+        server
+            .bridgewall(&["exec", "ns1", "--", "sh", "-c", "exit 7"])
+            .await,
+        7,
+    );
+    let (_, err) = exited(
+        server
+            .bridgewall(&["exec", "ns1", "bwt-no-such-program"])
+            .await,
+        127,
+    );
+    assert!(
+        err.starts_with(&format!(
+            "bridgewall: running \"bwt-no-such-program\" in {path}: "
+        )),
+        "{err}"
+    );
+    // stdin is the command's.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgewall"))
+        .arg("-H")
+        .arg(format!("unix://{}", server.socket.display()))
+        .args(["exec", "ns1", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"through\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(exited(out, 0).0, "through\n");
     server.stop().await;
 }

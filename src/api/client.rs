@@ -106,6 +106,13 @@ impl Client {
         decode(&self.send(Method::GET, path, None).await?)
     }
 
+    /// `GET path`, the answer as text (for the endpoints that answer
+    /// `text/plain`, such as a sandbox's logs); invalid UTF-8 is replaced.
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let body = self.send(Method::GET, path, None).await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// `POST path` with `body` as JSON, decoding the JSON answer (use `()`
     /// for an empty one).
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(

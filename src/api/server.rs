@@ -1,5 +1,6 @@
 //! The HTTP server: Docker Engine API's network endpoints, `/_ping` and
-//! `/version`, over a Unix socket, for an [`Engine`].
+//! `/version`, and bridgewall's own sandbox endpoints, over a Unix socket,
+//! for an [`Engine`].
 //!
 //! As in Docker, every route is served both bare (`/networks`) and under an
 //! API version (`/v1.51/networks`); a version above [`API_VERSION`] or below
@@ -24,12 +25,13 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixListener;
 
 use super::engine::{ApiError, Engine, Filters, NETWORK_LIST_FILTERS};
+use super::sandbox::SandboxCreateRequest;
 use super::types::{
     ComponentVersion, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
     Platform, SystemVersion,
@@ -86,8 +88,9 @@ pub fn bind_unix_socket(path: &Path, mode: u32) -> io::Result<UnixListener> {
 pub fn router(engine: Arc<dyn Engine>) -> Router {
     let routes = Router::new()
         .merge(docker_routes())
-        // bridgewall's own endpoints (its sandboxes) are merged here, beside
-        // Docker's; they get the same version prefix and headers.
+        // bridgewall's own endpoints, beside Docker's: they get the same
+        // version prefix and headers.
+        .merge(sandbox_routes())
         .fallback(page_not_found)
         .method_not_allowed_fallback(page_not_found)
         .with_state(engine);
@@ -124,6 +127,21 @@ fn docker_routes() -> Router<AppState> {
         )
         .route("/networks/{id}/connect", post(connect_network))
         .route("/networks/{id}/disconnect", post(disconnect_network))
+}
+
+/// bridgewall's sandbox endpoints, shaped like Docker's container ones.
+fn sandbox_routes() -> Router<AppState> {
+    Router::new()
+        .route("/sandboxes", get(list_sandboxes))
+        // A sandbox may be named `create`: DELETE on this path removes it.
+        .route(
+            "/sandboxes/create",
+            post(create_sandbox).delete(remove_sandbox),
+        )
+        .route("/sandboxes/{id}", delete(remove_sandbox))
+        .route("/sandboxes/{id}/json", get(inspect_sandbox))
+        .route("/sandboxes/{id}/logs", get(sandbox_logs))
+        .route("/sandboxes/{id}/wait", post(wait_sandbox))
 }
 
 /// Compares dotted versions as Docker's `versions.compare`: numerically,
@@ -284,19 +302,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     }
 }
 
-/// The `{id}` of a `/networks/{id}...` route, or the last path segment on
-/// the fixed `/networks/create` and `/networks/prune` routes.
-struct NetworkId(String);
+/// The `{id}` of a `/networks/{id}...` or `/sandboxes/{id}...` route, or
+/// the last path segment on the fixed routes that also name an object
+/// (`/networks/create`, `/networks/prune`, `/sandboxes/create`).
+struct PathId(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for NetworkId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let param = axum::extract::Path::<String>::from_request_parts(parts, state).await;
         match param {
-            Ok(axum::extract::Path(id)) => Ok(NetworkId(id)),
+            Ok(axum::extract::Path(id)) => Ok(PathId(id)),
             Err(_) => match parts.uri.path().rsplit('/').next() {
-                Some(last) if !last.is_empty() => Ok(NetworkId(last.to_string())),
+                Some(last) if !last.is_empty() => Ok(PathId(last.to_string())),
                 _ => Err(ApiError::not_found("page not found")),
             },
         }
@@ -366,6 +385,13 @@ fn parse_go_bool(value: &str) -> Option<bool> {
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
         _ => None,
     }
+}
+
+/// Docker's `httputils.BoolValue`: a query flag is set unless absent, empty,
+/// `0`, `no`, `false` or `none` (any case, surrounding spaces ignored).
+fn bool_value(value: Option<&str>) -> bool {
+    let value = value.unwrap_or("").trim().to_ascii_lowercase();
+    !matches!(value.as_str(), "" | "0" | "no" | "false" | "none")
 }
 
 /// The headers of Docker's `/_ping`, without swarm and builder.
@@ -456,7 +482,7 @@ async fn list_networks(
 /// `GET /networks/{id}`.
 async fn inspect_network(
     State(engine): State<AppState>,
-    NetworkId(id): NetworkId,
+    PathId(id): PathId,
     query: Query,
 ) -> Result<Response, ApiError> {
     let verbose = match query.get("verbose").filter(|v| !v.is_empty()) {
@@ -483,7 +509,7 @@ async fn create_network(
 /// `DELETE /networks/{id}`.
 async fn remove_network(
     State(engine): State<AppState>,
-    NetworkId(id): NetworkId,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     engine.remove_network(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -504,7 +530,7 @@ async fn prune_networks(
 /// `POST /networks/{id}/connect`.
 async fn connect_network(
     State(engine): State<AppState>,
-    NetworkId(id): NetworkId,
+    PathId(id): PathId,
     DockerJson(req): DockerJson<NetworkConnectRequest>,
 ) -> Result<StatusCode, ApiError> {
     engine.connect_network(&id, req).await?;
@@ -514,11 +540,72 @@ async fn connect_network(
 /// `POST /networks/{id}/disconnect`.
 async fn disconnect_network(
     State(engine): State<AppState>,
-    NetworkId(id): NetworkId,
+    PathId(id): PathId,
     DockerJson(req): DockerJson<NetworkDisconnectRequest>,
 ) -> Result<StatusCode, ApiError> {
     engine.disconnect_network(&id, req).await?;
     Ok(StatusCode::OK)
+}
+
+/// `POST /sandboxes/create` (201).
+async fn create_sandbox(
+    State(engine): State<AppState>,
+    DockerJson(req): DockerJson<SandboxCreateRequest>,
+) -> Result<Response, ApiError> {
+    let created = engine.create_sandbox(req).await?;
+    Ok(json_response(StatusCode::CREATED, &created))
+}
+
+/// `GET /sandboxes?all=1`.
+async fn list_sandboxes(
+    State(engine): State<AppState>,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let sandboxes = engine.list_sandboxes(bool_value(query.get("all"))).await?;
+    Ok(json_response(StatusCode::OK, &sandboxes))
+}
+
+/// `GET /sandboxes/{id}/json`.
+async fn inspect_sandbox(
+    State(engine): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let sandbox = engine.inspect_sandbox(&id).await?;
+    Ok(json_response(StatusCode::OK, &sandbox))
+}
+
+/// `DELETE /sandboxes/{id}?force=1` (204).
+async fn remove_sandbox(
+    State(engine): State<AppState>,
+    PathId(id): PathId,
+    query: Query,
+) -> Result<StatusCode, ApiError> {
+    engine
+        .remove_sandbox(&id, bool_value(query.get("force")))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /sandboxes/{id}/logs`: the output as text.
+async fn sandbox_logs(
+    State(engine): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let logs = engine.sandbox_logs(&id).await?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from(logs),
+    )
+        .into_response())
+}
+
+/// `POST /sandboxes/{id}/wait`.
+async fn wait_sandbox(
+    State(engine): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let exited = engine.wait_sandbox(&id).await?;
+    Ok(json_response(StatusCode::OK, &exited))
 }
 
 #[cfg(test)]
@@ -615,6 +702,17 @@ mod tests {
         assert_eq!(parse_go_bool("True"), Some(true));
         assert_eq!(parse_go_bool("F"), Some(false));
         assert_eq!(parse_go_bool("yes"), None);
+    }
+
+    #[test]
+    fn query_flags_are_read_as_docker_reads_them() {
+        for set in ["1", "true", "True", " yes ", "anything"] {
+            assert!(bool_value(Some(set)), "{set:?}");
+        }
+        for unset in ["", "0", "no", "FALSE", "None", " false "] {
+            assert!(!bool_value(Some(unset)), "{unset:?}");
+        }
+        assert!(!bool_value(None));
     }
 
     #[tokio::test]

@@ -1,8 +1,11 @@
 //! The `bridgewall` command line: `plan`/`apply` work on Compose files
-//! directly; `daemon` runs the daemon; the other commands are clients of the
-//! daemon's API, with the docker CLI's flags where the two overlap.
+//! directly; `daemon` runs the daemon; the other commands (`network ...`,
+//! and `run`, `create`, `exec`, `ps`, `rm`, `port`, `inspect`, `logs` for
+//! sandboxes) are clients of the daemon's API, with the docker CLI's flags
+//! where the two overlap.
 
 mod network;
+mod sandbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,13 +79,15 @@ enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    #[command(flatten)]
+    Sandbox(sandbox::SandboxCommand),
 }
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => status,
         Err(message) => {
             eprintln!("{message}");
             ExitCode::FAILURE
@@ -90,7 +95,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+/// Runs a command: its exit status, or a message for stderr and status 1.
+fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Plan {
             config,
@@ -105,7 +111,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let rulesets = preview::plan_compose(&compose_file, config.as_deref(), families)
                 .map_err(|e| format!("bridgewall: {e}"))?;
             print!("{}", preview::render(&rulesets));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Apply {
             config,
@@ -115,7 +121,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let n = preview::apply_compose(&compose_file, config.as_deref(), &netns)
                 .map_err(|e| format!("bridgewall: {e}"))?;
             eprintln!("applied to {netns}: {n} of 2 families changed");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Daemon {
             config,
@@ -131,11 +137,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 socket,
                 netns,
             })
+            .map(|()| ExitCode::SUCCESS)
             .map_err(|e| format!("bridgewall daemon: {e}"))
         }
         Command::Network(cmd) => {
             let client = Client::new(socket(cli.host.as_deref())?);
-            block_on(network::run(&client, cmd))
+            block_on(network::run(&client, cmd)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Sandbox(cmd) => {
+            let client = Client::new(socket(cli.host.as_deref())?);
+            block_on(sandbox::run(&client, cmd))
         }
     }
 }
@@ -145,11 +156,50 @@ fn socket(flag: Option<&str>) -> Result<PathBuf, String> {
     resolve_socket(flag, env.as_deref()).map_err(|e| e.to_string())
 }
 
+/// One path segment of an API path (a name or ID as typed), percent-encoded
+/// but for RFC 3986's unreserved characters.
+fn path_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Runs a client command on a small single-threaded runtime.
-fn block_on(f: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+fn block_on<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("bridgewall: {e}"))?
         .block_on(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_segment("web-1.a_b~"), "web-1.a_b~");
+        assert_eq!(path_segment("a b/c?d"), "a%20b%2Fc%3Fd");
+        assert_eq!(path_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn sandbox_commands_sit_at_the_top_level() {
+        let cli = Cli::try_parse_from(["bridgewall", "-H", "unix:///x.sock", "ps", "-a"]).unwrap();
+        assert_eq!(cli.host.as_deref(), Some("unix:///x.sock"));
+        assert!(matches!(
+            cli.command,
+            Command::Sandbox(sandbox::SandboxCommand::Ps { all: true, .. })
+        ));
+        let cli = Cli::try_parse_from(["bridgewall", "run", "echo", "-H", "x"]).unwrap();
+        // After the command, `-H` is the command's.
+        assert_eq!(cli.host, None);
+    }
 }

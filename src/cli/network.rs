@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
 
+use super::path_segment;
 use crate::api::client::Client;
 use crate::api::engine::Filters;
 use crate::api::types::{
-    Ipam, IpamConfig, NetworkCreateRequest, NetworkCreateResponse, NetworkResource,
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource,
     NetworksPruneResponse,
 };
 
@@ -51,6 +53,29 @@ pub enum NetworkCommand {
         /// Provide filter values (`until=...`, `label=...`).
         #[arg(long = "filter", value_name = "FILTER")]
         filters: Vec<String>,
+    },
+    /// Connect a sandbox to a network.
+    Connect {
+        /// IPv4 address (e.g., 172.30.100.104).
+        #[arg(long)]
+        ip: Option<String>,
+        /// IPv6 address (e.g., 2001:db8::33).
+        #[arg(long)]
+        ip6: Option<String>,
+        /// The network (name or ID).
+        network: String,
+        /// The sandbox (name or ID).
+        sandbox: String,
+    },
+    /// Disconnect a sandbox from a network.
+    Disconnect {
+        /// Force the sandbox to disconnect from a network.
+        #[arg(short, long)]
+        force: bool,
+        /// The network (name or ID).
+        network: String,
+        /// The sandbox (name or ID).
+        sandbox: String,
     },
 }
 
@@ -148,6 +173,26 @@ fn ipam_configs(args: &CreateArgs) -> Result<Vec<IpamConfig>, String> {
         c.ip_range = range.clone();
     }
     Ok(configs)
+}
+
+/// The body of `network connect`: as the docker CLI's, the endpoint config
+/// always there, with the static addresses given (if any).
+fn connect_request(
+    sandbox: String,
+    ip: Option<String>,
+    ip6: Option<String>,
+) -> NetworkConnectRequest {
+    NetworkConnectRequest {
+        container: sandbox,
+        endpoint_config: Some(EndpointSettings {
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: ip.unwrap_or_default(),
+                ipv6_address: ip6.unwrap_or_default(),
+                link_local_ips: Vec::new(),
+            }),
+            ..EndpointSettings::default()
+        }),
+    }
 }
 
 fn daemon_error(e: impl std::fmt::Display) -> String {
@@ -272,6 +317,33 @@ pub async fn run(client: &Client, cmd: NetworkCommand) -> Result<(), String> {
                 }
             }
         }
+        NetworkCommand::Connect {
+            ip,
+            ip6,
+            network,
+            sandbox,
+        } => {
+            let path = format!("/networks/{}/connect", path_segment(&network));
+            client
+                .post::<_, ()>(&path, &connect_request(sandbox, ip, ip6))
+                .await
+                .map_err(daemon_error)?;
+        }
+        NetworkCommand::Disconnect {
+            force,
+            network,
+            sandbox,
+        } => {
+            let path = format!("/networks/{}/disconnect", path_segment(&network));
+            let req = NetworkDisconnectRequest {
+                container: sandbox,
+                force,
+            };
+            client
+                .post::<_, ()>(&path, &req)
+                .await
+                .map_err(daemon_error)?;
+        }
     }
     Ok(())
 }
@@ -331,5 +403,51 @@ mod tests {
             ipam_configs(&a).unwrap_err(),
             "every ip-range or gateway must have a corresponding subnet"
         );
+    }
+
+    #[test]
+    fn connect_and_disconnect_parse_as_dockers() {
+        let cmd = T::parse_from([
+            "t",
+            "connect",
+            "--ip",
+            "192.0.2.5",
+            "--ip6",
+            "2001:db8::5",
+            "n1",
+            "web",
+        ])
+        .cmd;
+        let NetworkCommand::Connect {
+            ip,
+            ip6,
+            network,
+            sandbox,
+        } = cmd
+        else {
+            panic!("not connect")
+        };
+        assert_eq!(network, "n1");
+        let req = connect_request(sandbox, ip, ip6);
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            serde_json::json!({
+                "Container": "web",
+                "EndpointConfig": {
+                    "IPAMConfig": {"IPv4Address": "192.0.2.5", "IPv6Address": "2001:db8::5"},
+                    "Links": [], "Aliases": [], "MacAddress": "", "DriverOpts": {},
+                    "GwPriority": 0, "DNSNames": []
+                }
+            })
+        );
+        let bare = connect_request("web".into(), None, None);
+        let ipam = bare.endpoint_config.unwrap().ipam_config.unwrap();
+        assert_eq!(ipam, EndpointIpamConfig::default());
+        assert!(matches!(
+            T::parse_from(["t", "disconnect", "-f", "n1", "web"]).cmd,
+            NetworkCommand::Disconnect { force: true, ref network, ref sandbox }
+                if network == "n1" && sandbox == "web"
+        ));
+        assert!(T::try_parse_from(["t", "connect", "n1"]).is_err());
     }
 }

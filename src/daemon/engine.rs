@@ -128,6 +128,10 @@ impl Daemon {
         links.set_up("lo").await?;
         let mut state =
             StateBuilder::new(config.clone()).map_err(|e| DaemonError::Startup(e.to_string()))?;
+        match sysctl::ip_local_port_range() {
+            Ok(range) => state.set_ephemeral_range(range),
+            Err(e) => tracing::warn!("{e}; ephemeral host ports from 32768-60999"),
+        }
         let mut records: Vec<NetworkRecord> = store
             .list::<NetworkRecord>(Collection::Networks)?
             .into_iter()

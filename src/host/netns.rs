@@ -209,6 +209,27 @@ pub fn in_netns<T: Send>(path: &Path, f: impl FnOnce() -> T + Send) -> Result<T,
     })
 }
 
+/// The processes whose network namespace is the one at `path` (read from
+/// `/proc/*/ns/net`), the calling process excluded.
+pub fn processes_in(path: &Path) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = fs::metadata(path) else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
+            let ns = fs::metadata(p.path().join("ns/net")).ok()?;
+            (pid != me && ns.ino() == target.ino() && ns.dev() == target.dev()).then_some(pid)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,25 +339,4 @@ mod tests {
         let payload = caught.expect_err("panic resumed");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"inner"));
     }
-}
-
-/// The processes whose network namespace is the one at `path` (read from
-/// `/proc/*/ns/net`), the calling process excluded.
-pub fn processes_in(path: &Path) -> Vec<i32> {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(target) = fs::metadata(path) else {
-        return Vec::new();
-    };
-    let me = std::process::id() as i32;
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    procs
-        .flatten()
-        .filter_map(|p| {
-            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
-            let ns = fs::metadata(p.path().join("ns/net")).ok()?;
-            (pid != me && ns.ino() == target.ino() && ns.dev() == target.dev()).then_some(pid)
-        })
-        .collect()
 }

@@ -349,6 +349,7 @@ pub struct StateBuilder {
     networks: Vec<(ResolvedNetwork, NetworkPools)>,
     endpoints: Vec<ResolvedEndpoint>,
     ports: SequentialAllocator,
+    ephemeral_range: (u16, u16),
 }
 
 /// What to allocate for one family of a new network.
@@ -374,11 +375,18 @@ impl StateBuilder {
             networks: Vec::new(),
             endpoints: Vec::new(),
             ports: SequentialAllocator::new(),
+            ephemeral_range: EPHEMERAL_PORT_RANGE,
         };
         if builder.daemon.default_bridge_enabled() {
             builder.add_default_bridge()?;
         }
         Ok(builder)
+    }
+
+    /// Sets the range ephemeral host ports come from (the daemon reads the
+    /// host's `net.ipv4.ip_local_port_range`, as Docker does).
+    pub fn set_ephemeral_range(&mut self, range: (u16, u16)) {
+        self.ephemeral_range = range;
     }
 
     /// The network named `name`, if it was created.
@@ -655,7 +663,7 @@ impl StateBuilder {
                     gateway_mode_v6: network.options.gateway_mode_ipv6,
                     // Host IPv6 to container IPv4 only through the IPv4 gateway.
                     userland_proxy: self.daemon.userland_proxy && nat4 && add6,
-                    ephemeral_range: EPHEMERAL_PORT_RANGE,
+                    ephemeral_range: self.ephemeral_range,
                 };
                 resolve_bindings(&ctx, mappings, ports).map_err(|source| StateError::Binding {
                     container: container.to_string(),
