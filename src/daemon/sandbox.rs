@@ -843,9 +843,11 @@ impl Daemon {
     /// `GET /sandboxes`.
     pub(super) async fn sandbox_list(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError> {
         let inner = self.inner.lock().await;
+        // Newest first, as `docker ps` lists containers.
         Ok(inner
             .sandboxes
             .iter()
+            .rev()
             .filter(|s| all || s.phase == SandboxPhase::Running)
             .map(|s| SandboxSummary {
                 id: s.id.clone(),
