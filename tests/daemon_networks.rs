@@ -375,3 +375,34 @@ fn bad_network_requests_change_nothing() {
     );
     assert_eq!(d.rules(), rules);
 }
+
+#[test]
+fn daemon_json_shapes_the_default_bridge_and_forwarding() {
+    if !can_run() {
+        return;
+    }
+    // bip and fixed-cidr, and forwarding without the DROP policy.
+    let d = TestDaemon::start(Some(
+        r#"{"bip": "198.51.100.1/24", "fixed-cidr": "198.51.100.128/25", "ip-forward-no-drop": true, "icc": false}"#,
+    ));
+    let addrs = d.exec(&["ip", "-o", "addr", "show", "dev", "docker0"]);
+    assert!(addrs.contains("198.51.100.1/24"), "{addrs}");
+    assert_eq!(
+        ok(d.docker(&["network", "inspect", "bridge", "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.IPRange}} {{.Gateway}}{{end}} {{index .Options \"com.docker.network.bridge.enable_icc\"}}"])).trim(),
+        "198.51.100.0/24 198.51.100.128/25 198.51.100.1 false"
+    );
+    assert_eq!(d.exec(&["sysctl", "-n", "net.ipv4.ip_forward"]).trim(), "1");
+    let rules = d.rules();
+    assert!(rules.contains(":FORWARD ACCEPT"), "ip-forward-no-drop: {rules}");
+    assert!(rules.contains("-A DOCKER-FORWARD -i docker0 -o docker0 -j DROP"));
+    let sb = d.sandbox(support::daemon::sleeper("c", "", &[])).unwrap();
+    assert_eq!(sb.network_settings.networks["bridge"].ip_address, "198.51.100.128");
+    drop(d);
+
+    // No default bridge at all.
+    let d = TestDaemon::start(Some(r#"{"bridge": "none"}"#));
+    assert_eq!(ok(d.docker(&["network", "ls", "--format", "{{.Name}}"])), "");
+    assert!(!d.links().contains(&"docker0".to_string()));
+    assert!(!d.rules().contains("docker0"));
+}
