@@ -238,3 +238,40 @@ fn connect_and_disconnect_move_a_sandbox_between_networks() {
     // The network can go now.
     ok(d.docker(&["network", "rm", "one"]));
 }
+
+#[test]
+fn create_attaches_a_namespace_made_by_another_program() {
+    if !can_run() {
+        return;
+    }
+    let d = TestDaemon::start(None);
+    ok(d.docker(&["network", "create", "--subnet", "192.0.2.0/24", "net"]));
+    let theirs = support::TestNetns::new();
+    let path = format!("/run/netns/{}", theirs.name);
+    let out = d.bw(&[
+        "create",
+        "--netns",
+        &path,
+        "--name",
+        "runtime",
+        "--network",
+        "net",
+        "-p",
+        "8080:80",
+    ]);
+    let id = ok(out);
+    assert_eq!(id.trim().len(), 64);
+    let inspect = d.inspect("runtime");
+    assert_eq!(inspect.network_settings.sandbox_key, path);
+    assert!(
+        theirs
+            .exec(&["ip", "-o", "-4", "addr", "show", "eth0"])
+            .contains("192.0.2.2/24")
+    );
+    assert!(d.rules().contains("--to-destination 192.0.2.2:80"));
+    // Removing it takes its endpoint and rules away, not the namespace.
+    ok(d.bw(&["rm", "runtime"]));
+    assert!(!d.rules().contains("192.0.2.2"));
+    assert!(!theirs.exec(&["ip", "-o", "link"]).contains("eth0"));
+    assert!(std::path::Path::new(&path).exists());
+}

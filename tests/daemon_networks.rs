@@ -394,15 +394,24 @@ fn daemon_json_shapes_the_default_bridge_and_forwarding() {
     );
     assert_eq!(d.exec(&["sysctl", "-n", "net.ipv4.ip_forward"]).trim(), "1");
     let rules = d.rules();
-    assert!(rules.contains(":FORWARD ACCEPT"), "ip-forward-no-drop: {rules}");
+    assert!(
+        rules.contains(":FORWARD ACCEPT"),
+        "ip-forward-no-drop: {rules}"
+    );
     assert!(rules.contains("-A DOCKER-FORWARD -i docker0 -o docker0 -j DROP"));
     let sb = d.sandbox(support::daemon::sleeper("c", "", &[])).unwrap();
-    assert_eq!(sb.network_settings.networks["bridge"].ip_address, "198.51.100.128");
+    assert_eq!(
+        sb.network_settings.networks["bridge"].ip_address,
+        "198.51.100.128"
+    );
     drop(d);
 
     // No default bridge at all.
     let d = TestDaemon::start(Some(r#"{"bridge": "none"}"#));
-    assert_eq!(ok(d.docker(&["network", "ls", "--format", "{{.Name}}"])), "");
+    assert_eq!(
+        ok(d.docker(&["network", "ls", "--format", "{{.Name}}"])),
+        ""
+    );
     assert!(!d.links().contains(&"docker0".to_string()));
     assert!(!d.rules().contains("docker0"));
 }

@@ -504,3 +504,73 @@ fn without_the_userland_proxy_loopback_works_through_hairpin_nat_but_not_from_th
         Ok("web".into())
     );
 }
+
+#[test]
+fn udp_ranges_and_ipv6_only_bindings_are_published() {
+    if !can_run() {
+        return;
+    }
+    let s = site(None, 2);
+    let d = &s.daemon;
+    let host4 = IpAddr::V4(s.host.ip4());
+    let host6 = IpAddr::V6(s.host.ip6());
+    ok(d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "2001:db8:3::/64",
+        "-o",
+        "com.docker.network.bridge.host_binding_ipv4=::",
+        "v6only",
+    ]));
+    d.sandbox(sleeper("dns", "", &["5353:53/udp", "7000-7001:80-81"]))
+        .unwrap();
+    d.sandbox(sleeper("six", "v6only", &["9090:80"])).unwrap();
+    let dns = ns_of(d, "dns");
+    let six = ns_of(d, "six");
+    let _udp = support::topology::udp_echo(&dns, ip("0.0.0.0"), 53);
+    let _r0 = tcp_listen(&dns, ip("0.0.0.0"), 80);
+    let _r1 = tcp_listen(&dns, ip("0.0.0.0"), 81);
+    let _s6 = tcp_listen(&six, ip("::"), 80);
+    let (c0, c1) = (&s.clients[0], &s.clients[1]);
+    assert_eq!(
+        support::topology::udp_probe(c0, host4, 5353, T),
+        Ok("dns".into())
+    );
+    assert_eq!(tcp_connect(c0, host4, 7000, T), Ok("dns".into()));
+    assert_eq!(tcp_connect(c0, host4, 7001, T), Ok("dns".into()));
+    // host_binding_ipv4 "::": all IPv6 addresses, no IPv4.
+    assert_eq!(tcp_connect(c0, host6, 9090, T), Ok("six".into()));
+    assert!(tcp_connect(c0, host4, 9090, T).is_err());
+    // The page's subnet variant of the DOCKER-USER restriction: both
+    // clients (.10, .11) are in 192.0.2.0/28, neither in 192.0.2.0/29.
+    d.exec(&[
+        "iptables",
+        "-I",
+        "DOCKER-USER",
+        "-i",
+        "eth0",
+        "!",
+        "-s",
+        "192.0.2.0/28",
+        "-j",
+        "DROP",
+    ]);
+    assert_eq!(tcp_connect(c1, host4, 7000, T), Ok("dns".into()));
+    d.exec(&["iptables", "-F", "DOCKER-USER"]);
+    d.exec(&[
+        "iptables",
+        "-I",
+        "DOCKER-USER",
+        "-i",
+        "eth0",
+        "!",
+        "-s",
+        "192.0.2.0/29",
+        "-j",
+        "DROP",
+    ]);
+    assert_eq!(tcp_connect(c0, host4, 7000, T), Err(ConnectError::Timeout));
+    assert_eq!(tcp_connect(c1, host4, 7000, T), Err(ConnectError::Timeout));
+}
