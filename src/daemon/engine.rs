@@ -423,6 +423,14 @@ impl Daemon {
             .collect()
     }
 
+    /// The name of the network `id_or_name` designates.
+    async fn network_name(&self, id_or_name: &str) -> Result<String, ApiError> {
+        let inner = self.inner.lock().await;
+        Ok(find_network(&self.all_resources(&inner), id_or_name)?
+            .name
+            .clone())
+    }
+
     /// Removes one user network: intent, firewall, bridge, record.
     async fn remove(&self, inner: &mut Inner, name: &str) -> Result<(), ApiError> {
         let mut next = inner.state.clone();
@@ -690,12 +698,7 @@ impl Engine for Daemon {
         id_or_name: &str,
         req: NetworkConnectRequest,
     ) -> Result<(), ApiError> {
-        let name = {
-            let inner = self.inner.lock().await;
-            find_network(&self.all_resources(&inner), id_or_name)?
-                .name
-                .clone()
-        };
+        let name = self.network_name(id_or_name).await?;
         let ipam = req
             .endpoint_config
             .and_then(|c| c.ipam_config)
@@ -741,12 +744,7 @@ impl Engine for Daemon {
         id_or_name: &str,
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError> {
-        let name = {
-            let inner = self.inner.lock().await;
-            find_network(&self.all_resources(&inner), id_or_name)?
-                .name
-                .clone()
-        };
+        let name = self.network_name(id_or_name).await?;
         self.sandbox_disconnect(&name, &req.container).await
     }
 }

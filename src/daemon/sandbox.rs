@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -180,13 +180,17 @@ fn exposed_mappings(expose: &[String]) -> Result<Vec<PortMapping>, ApiError> {
     Ok(out)
 }
 
-fn ip_arg(text: &str, what: &str) -> Result<Option<IpAddr>, ApiError> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| ApiError::invalid_parameter(format!("invalid {what} address: {text}")))
+/// `--ip` and `--ip6` (empty: none), each of its own family.
+fn static_addrs(ip: &str, ip6: &str) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), ApiError> {
+    let v4 = (!ip.is_empty())
+        .then(|| ip.parse::<Ipv4Addr>())
+        .transpose()
+        .map_err(|_| ApiError::invalid_parameter(format!("invalid IPv4 address: {ip}")))?;
+    let v6 = (!ip6.is_empty())
+        .then(|| ip6.parse::<Ipv6Addr>())
+        .transpose()
+        .map_err(|_| ApiError::invalid_parameter(format!("invalid IPv6 address: {ip6}")))?;
+    Ok((v4, v6))
 }
 
 fn conflict_name(name: &str, id: &str) -> ApiError {
@@ -293,26 +297,7 @@ impl Daemon {
         } else {
             req.network.clone()
         });
-        attachment.ipv4_address = match ip_arg(&req.ip, "IPv4")? {
-            Some(IpAddr::V4(a)) => Some(a),
-            Some(_) => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "invalid IPv4 address: {}",
-                    req.ip
-                )));
-            }
-            None => None,
-        };
-        attachment.ipv6_address = match ip_arg(&req.ip6, "IPv6")? {
-            Some(IpAddr::V6(a)) => Some(a),
-            Some(_) => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "invalid IPv6 address: {}",
-                    req.ip6
-                )));
-            }
-            None => None,
-        };
+        (attachment.ipv4_address, attachment.ipv6_address) = static_addrs(&req.ip, &req.ip6)?;
         if !req.netns.is_empty() && !netns::netns_exists(Path::new(&req.netns)) {
             return Err(ApiError::invalid_parameter(format!(
                 "netns {}: not a network namespace file",
@@ -692,24 +677,7 @@ impl Daemon {
         ip6: &str,
     ) -> Result<(), ApiError> {
         let mut attachment = Attachment::new(network);
-        attachment.ipv4_address = match ip_arg(ip, "IPv4")? {
-            Some(IpAddr::V4(a)) => Some(a),
-            Some(_) => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "invalid IPv4 address: {ip}"
-                )));
-            }
-            None => None,
-        };
-        attachment.ipv6_address = match ip_arg(ip6, "IPv6")? {
-            Some(IpAddr::V6(a)) => Some(a),
-            Some(_) => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "invalid IPv6 address: {ip6}"
-                )));
-            }
-            None => None,
-        };
+        (attachment.ipv4_address, attachment.ipv6_address) = static_addrs(ip, ip6)?;
         let mut inner = self.inner.lock().await;
         let mut rec = find(&inner.sandboxes, term)?.clone();
         if rec.phase != SandboxPhase::Running {
@@ -885,45 +853,33 @@ impl Daemon {
                     .map(|g| g.to_string())
                     .unwrap_or_default()
             };
-            let running = s.phase == SandboxPhase::Running;
-            networks.insert(
-                ep.endpoint.network.clone(),
+            let settings = if s.phase == SandboxPhase::Running {
+                let prefix = |sub: Option<&crate::model::state::ResolvedSubnet>, present: bool| {
+                    if present {
+                        sub.map_or(0, |s| s.subnet.prefix_len())
+                    } else {
+                        0
+                    }
+                };
                 EndpointSettingsResource {
                     network_id: net.id.clone(),
-                    endpoint_id: if running {
-                        ep.id.clone()
-                    } else {
-                        String::new()
-                    },
-                    gateway: if running {
-                        gw(Family::V4)
-                    } else {
-                        String::new()
-                    },
-                    ip_address: opt(running, ep.endpoint.v4),
-                    ip_prefix_len: if running && ep.endpoint.v4.is_some() {
-                        net.v4.as_ref().map_or(0, |s| s.subnet.prefix_len())
-                    } else {
-                        0
-                    },
-                    ipv6_gateway: if running {
-                        gw(Family::V6)
-                    } else {
-                        String::new()
-                    },
-                    global_ipv6_address: opt(running, ep.endpoint.v6),
-                    global_ipv6_prefix_len: if running && ep.endpoint.v6.is_some() {
-                        net.v6.as_ref().map_or(0, |s| s.subnet.prefix_len())
-                    } else {
-                        0
-                    },
-                    mac_address: if running {
-                        links::format_mac(ep.mac)
-                    } else {
-                        String::new()
-                    },
-                },
-            );
+                    endpoint_id: ep.id.clone(),
+                    gateway: gw(Family::V4),
+                    ip_address: opt(ep.endpoint.v4),
+                    ip_prefix_len: prefix(net.v4.as_ref(), ep.endpoint.v4.is_some()),
+                    ipv6_gateway: gw(Family::V6),
+                    global_ipv6_address: opt(ep.endpoint.v6),
+                    global_ipv6_prefix_len: prefix(net.v6.as_ref(), ep.endpoint.v6.is_some()),
+                    mac_address: links::format_mac(ep.mac),
+                }
+            } else {
+                // An exited container keeps only the network it was on.
+                EndpointSettingsResource {
+                    network_id: net.id.clone(),
+                    ..EndpointSettingsResource::default()
+                }
+            };
+            networks.insert(ep.endpoint.network.clone(), settings);
         }
         let mut ports: BTreeMap<String, Vec<PortBindingResource>> = BTreeMap::new();
         if s.phase == SandboxPhase::Running {
@@ -1042,12 +998,8 @@ fn state_name(s: &SandboxRecord) -> &'static str {
     }
 }
 
-fn opt<T: ToString>(show: bool, v: Option<T>) -> String {
-    if show {
-        v.map(|v| v.to_string()).unwrap_or_default()
-    } else {
-        String::new()
-    }
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// Ports as `docker ps` shows them.
@@ -1073,7 +1025,6 @@ fn ports_summary(bindings: &[PortBinding]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
     #[test]
     fn ports_are_summarised_like_docker_ps() {
