@@ -530,14 +530,28 @@ fn udp_ranges_and_ipv6_only_bindings_are_published() {
     let dns = ns_of(d, "dns");
     let six = ns_of(d, "six");
     let _udp = support::topology::udp_echo(&dns, ip("0.0.0.0"), 53);
-    let _r0 = tcp_listen(&dns, ip("0.0.0.0"), 80);
-    let _r1 = tcp_listen(&dns, ip("0.0.0.0"), 81);
     let _s6 = tcp_listen(&six, ip("::"), 80);
     let (c0, c1) = (&s.clients[0], &s.clients[1]);
     assert_eq!(
         support::topology::udp_probe(c0, host4, 5353, T),
         Ok("dns".into())
     );
+    // Removing the mapping flushes its conntrack entries, as Docker does, so
+    // that the UDP flow does not stick to the old container.
+    let dns_ip = addr4(d, "dns", "bridge").to_string();
+    let flows = || d.exec(&["conntrack", "-L", "-p", "udp"]);
+    assert!(
+        flows().contains(&dns_ip),
+        "no flow to {dns_ip}: {}",
+        flows()
+    );
+    let removed = d.api(async |c| c.delete("/sandboxes/dns?force=1").await);
+    assert!(removed.is_ok());
+    assert!(!flows().contains(&dns_ip), "flow left: {}", flows());
+    d.sandbox(sleeper("dns", "", &["7000-7001:80-81"])).unwrap();
+    let dns = ns_of(d, "dns");
+    let _r0 = tcp_listen(&dns, ip("0.0.0.0"), 80);
+    let _r1 = tcp_listen(&dns, ip("0.0.0.0"), 81);
     assert_eq!(tcp_connect(c0, host4, 7000, T), Ok("dns".into()));
     assert_eq!(tcp_connect(c0, host4, 7001, T), Ok("dns".into()));
     // host_binding_ipv4 "::": all IPv6 addresses, no IPv4.
