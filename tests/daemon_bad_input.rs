@@ -217,6 +217,17 @@ fn connect_and_disconnect_move_a_sandbox_between_networks() {
     let nets = d.inspect("c1").network_settings.networks;
     assert_eq!(nets["one"].ip_address, "192.0.2.2");
     assert_eq!(nets["two"].ip_address, "198.51.100.50");
+    assert_eq!(
+        ok(d.docker(&[
+            "network",
+            "inspect",
+            "two",
+            "--format",
+            "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}"
+        ]))
+        .trim(),
+        "c1 198.51.100.50/24"
+    );
     let key = d.inspect("c1").network_settings.sandbox_key;
     let addrs = String::from_utf8(
         std::process::Command::new("nsenter")

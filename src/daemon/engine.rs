@@ -418,7 +418,9 @@ impl Daemon {
             .networks()
             .map(|net| {
                 let rec = inner.records.iter().find(|r| r.network.id == net.id);
-                self.resource(net, rec)
+                let mut resource = self.resource(net, rec);
+                resource.containers = sandbox::endpoints_on(&inner.sandboxes, net);
+                resource
             })
             .collect()
     }

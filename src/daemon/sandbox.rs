@@ -128,6 +128,42 @@ pub(super) fn alive(rec: &SandboxRecord) -> bool {
         }
 }
 
+/// The running sandboxes' endpoints on `net`, as `docker network inspect`
+/// shows them under `Containers` (by sandbox ID).
+pub(super) fn endpoints_on(
+    sandboxes: &[SandboxRecord],
+    net: &crate::model::state::ResolvedNetwork,
+) -> BTreeMap<String, crate::api::types::EndpointResource> {
+    let with_prefix =
+        |addr: Option<IpAddr>, sub: Option<&crate::model::state::ResolvedSubnet>| match (addr, sub)
+        {
+            (Some(a), Some(s)) => format!("{a}/{}", s.subnet.prefix_len()),
+            _ => String::new(),
+        };
+    sandboxes
+        .iter()
+        .filter(|s| s.phase == SandboxPhase::Running)
+        .flat_map(|s| {
+            s.endpoints
+                .iter()
+                .filter(|e| e.endpoint.network == net.name)
+                .map(move |e| (s, e))
+        })
+        .map(|(s, e)| {
+            (
+                s.id.clone(),
+                crate::api::types::EndpointResource {
+                    name: s.name.clone(),
+                    endpoint_id: e.id.clone(),
+                    mac_address: links::format_mac(e.mac),
+                    ipv4_address: with_prefix(e.endpoint.v4.map(IpAddr::V4), net.v4.as_ref()),
+                    ipv6_address: with_prefix(e.endpoint.v6.map(IpAddr::V6), net.v6.as_ref()),
+                },
+            )
+        })
+        .collect()
+}
+
 /// Kills a sandbox's process group, if its process still runs, and, in a
 /// namespace bridgewall made, every process left in it (a crash between
 /// starting the process and recording it leaves one unknown).
