@@ -52,7 +52,7 @@ fn bad_sandbox_requests_change_nothing() {
     ));
     let before = footprint(&d);
     let with = |f: &dyn Fn(&mut SandboxCreateRequest)| {
-        let mut r = sleeper("x", "net", &[]);
+        let mut r = sleeper("xx", "net", &[]);
         f(&mut r);
         r
     };

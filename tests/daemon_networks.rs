@@ -399,7 +399,7 @@ fn daemon_json_shapes_the_default_bridge_and_forwarding() {
         "ip-forward-no-drop: {rules}"
     );
     assert!(rules.contains("-A DOCKER-FORWARD -i docker0 -o docker0 -j DROP"));
-    let sb = d.sandbox(support::daemon::sleeper("c", "", &[])).unwrap();
+    let sb = d.sandbox(support::daemon::sleeper("c0", "", &[])).unwrap();
     assert_eq!(
         sb.network_settings.networks["bridge"].ip_address,
         "198.51.100.128"

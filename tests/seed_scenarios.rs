@@ -259,10 +259,10 @@ fn default_bind_address_from_network_option_and_daemon_ip() {
         "com.docker.network.bridge.host_binding_ipv4=127.0.0.1",
         "local",
     ]));
-    d.sandbox(sleeper("a", "local", &["8080:80"])).unwrap();
-    d.sandbox(sleeper("b", "", &["8081:80"])).unwrap();
-    let a = ns_of(d, "a");
-    let b = ns_of(d, "b");
+    d.sandbox(sleeper("sa", "local", &["8080:80"])).unwrap();
+    d.sandbox(sleeper("sb", "", &["8081:80"])).unwrap();
+    let a = ns_of(d, "sa");
+    let b = ns_of(d, "sb");
     let _sa = tcp_listen(&a, ip("0.0.0.0"), 80);
     let _sb = tcp_listen(&b, ip("0.0.0.0"), 80);
     let client = &s.clients[0];

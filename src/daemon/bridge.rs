@@ -65,7 +65,7 @@ pub async fn set_up(
     links.set_up(name).await
 }
 
-/// Deletes the bridge of `net` (no error if it is already gone).
+/// Deletes the bridge `bridge` (no error if it is already gone).
 pub async fn tear_down(links: &Links, bridge: &str) -> Result<(), HostError> {
     links.delete_link(bridge).await
 }

@@ -1,4 +1,4 @@
-//! The daemon's engine: networks (and later sandboxes) as desired state in
+//! The daemon's engine: networks and sandboxes as desired state in
 //! the store, converged onto the system (bridges, sysctls, firewall), served
 //! through the Docker-compatible API ([`crate::api::Engine`]).
 //!
@@ -38,7 +38,7 @@ use crate::store::{Collection, Store};
 
 use super::DaemonError;
 use super::bridge::{self, BridgeSettings};
-use super::sandbox::{self, SandboxPhase, SandboxRecord};
+use super::sandbox::{self, EndpointRecord, SandboxPhase, SandboxRecord};
 use crate::ports::{Proxy, ProxyConfig, ProxyHandle, SocketAllocator};
 
 /// Where a network is in its life; anything but `Active` found at start is
@@ -92,16 +92,39 @@ pub struct Daemon {
 
 /// The engine's mutable state, behind one lock: each API call is one change.
 pub(super) struct Inner {
+    /// Networks and endpoints with their allocations.
     pub(super) state: StateBuilder,
+    /// User networks' records, in creation order.
     records: Vec<NetworkRecord>,
+    /// Sandboxes' records, in creation order.
     pub(super) sandboxes: Vec<SandboxRecord>,
+    /// The store.
     pub(super) store: Store,
+    /// Netlink in the daemon's namespace.
     pub(super) links: Links,
-    pub(super) firewall: Firewall<IptablesBackend>,
+    /// The firewall, one backend per family.
+    pub(super) firewall: Firewall<RuntimeBackend>,
+    /// Reserved host ports.
     pub(super) ports: SocketAllocator,
+    /// Starts userland proxies.
     pub(super) proxy: Proxy,
+    /// Running proxies, by sandbox ID.
     pub(super) proxies: HashMap<String, Vec<ProxyHandle>>,
+    /// Exit codes for `wait`, by running sandbox ID.
     pub(super) exits: HashMap<String, tokio::sync::watch::Sender<Option<i32>>>,
+}
+
+/// The iptables backend as the daemon runs it: `iptables-restore` blocks,
+/// so it runs with [`tokio::task::block_in_place`], letting the runtime move
+/// other work (the userland proxies) off this thread meanwhile.
+pub(super) struct RuntimeBackend(IptablesBackend);
+
+impl crate::firewall::Backend for RuntimeBackend {
+    type Error = crate::backend::BackendError;
+
+    fn apply(&mut self, ruleset: &crate::firewall::Ruleset) -> Result<bool, Self::Error> {
+        tokio::task::block_in_place(|| self.0.apply(ruleset)).map(|r| r.script.is_some())
+    }
 }
 
 fn owned_key(family: Family) -> String {
@@ -141,19 +164,24 @@ impl Daemon {
         let mut active = Vec::new();
         for rec in records {
             if rec.phase == Phase::Active {
-                state
-                    .restore_network(&rec.network, rec.user_configured)
-                    .map_err(|e| {
-                        DaemonError::Startup(format!("restore network {}: {e}", rec.network.name))
-                    })?;
-                active.push(rec);
+                match state.restore_network(&rec.network, rec.user_configured) {
+                    Ok(()) => {
+                        active.push(rec);
+                        continue;
+                    }
+                    // E.g. the default bridge's subnet changed in daemon.json
+                    // and now overlaps: the network cannot come back.
+                    Err(e) => {
+                        tracing::error!(network = %rec.network.name, "dropping a network that cannot be restored: {e}")
+                    }
+                }
             } else {
                 tracing::info!(network = %rec.network.name, phase = ?rec.phase, "undoing an interrupted change");
-                if let Err(e) = bridge::tear_down(&links, &rec.network.bridge).await {
-                    tracing::warn!("{e}");
-                }
-                store.write(|tx| tx.delete(Collection::Networks, &rec.network.id))?;
             }
+            if let Err(e) = bridge::tear_down(&links, &rec.network.bridge).await {
+                tracing::warn!("{e}");
+            }
+            store.write(|tx| tx.delete(Collection::Networks, &rec.network.id))?;
         }
 
         // Sandboxes: keep those whose namespace and process still live,
@@ -167,35 +195,55 @@ impl Daemon {
         let mut ports = SocketAllocator::new();
         let mut kept = Vec::new();
         for mut rec in sandboxes {
-            match rec.phase {
-                SandboxPhase::Running if sandbox::alive(&rec) => {
-                    for ep in &rec.endpoints {
-                        state.restore_endpoint(&ep.endpoint).map_err(|e| {
-                            DaemonError::Startup(format!("restore sandbox {}: {e}", rec.name))
-                        })?;
-                        for b in &ep.endpoint.bindings {
+            if rec.phase == SandboxPhase::Running && sandbox::alive(&rec) {
+                // An endpoint whose veth is gone (a crash in the middle of a
+                // connect or disconnect) is dropped.
+                let mut endpoints = Vec::new();
+                for ep in std::mem::take(&mut rec.endpoints) {
+                    if links.link_index(&ep.host_if).await?.is_some() {
+                        endpoints.push(ep);
+                    }
+                }
+                rec.endpoints = endpoints;
+                let mut next = state.clone();
+                let restored = rec
+                    .endpoints
+                    .iter()
+                    .try_for_each(|ep| next.restore_endpoint(&ep.endpoint));
+                match restored {
+                    Ok(()) => {
+                        state = next;
+                        for b in rec.endpoints.iter().flat_map(|e| &e.endpoint.bindings) {
                             if let Err(e) = ports.reserve_exact(b) {
                                 tracing::warn!(sandbox = %rec.name, "re-reserving a host port: {e}");
                             }
                         }
-                    }
-                    kept.push(rec);
-                }
-                SandboxPhase::Exited => kept.push(rec),
-                phase => {
-                    tracing::info!(sandbox = %rec.name, ?phase, "releasing a sandbox that did not survive");
-                    sandbox::kill_process(&rec);
-                    sandbox::remove_leftovers(&links, &rec).await;
-                    if phase == SandboxPhase::Running && !rec.auto_remove {
-                        rec.phase = SandboxPhase::Exited;
-                        rec.exit_code = Some(-1);
-                        rec.pid = None;
                         store.write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))?;
                         kept.push(rec);
-                    } else {
-                        store.write(|tx| tx.delete(Collection::Sandboxes, &rec.id))?;
+                        continue;
+                    }
+                    // E.g. its network was dropped above.
+                    Err(e) => {
+                        tracing::error!(sandbox = %rec.name, "cannot restore the sandbox's endpoints: {e}")
                     }
                 }
+            }
+            if rec.phase == SandboxPhase::Exited {
+                kept.push(rec);
+                continue;
+            }
+            tracing::info!(sandbox = %rec.name, phase = ?rec.phase, "releasing a sandbox that did not survive");
+            sandbox::kill_process(&rec);
+            sandbox::remove_leftovers(&links, &rec).await;
+            if rec.phase == SandboxPhase::Running && !rec.auto_remove {
+                rec.phase = SandboxPhase::Exited;
+                rec.exit_code = Some(-1);
+                rec.pid = None;
+                store.write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))?;
+                kept.push(rec);
+            } else {
+                let _ = std::fs::remove_file(sandbox::log_file(&paths, &rec.id));
+                store.write(|tx| tx.delete(Collection::Sandboxes, &rec.id))?;
             }
         }
 
@@ -206,7 +254,7 @@ impl Daemon {
             if let Some(owned) = store.get::<OwnedRules>(Collection::Meta, &owned_key(family))? {
                 backend.set_owned(family, owned);
             }
-            backends.push((family, backend));
+            backends.push((family, RuntimeBackend(backend)));
         }
         let firewall = Firewall::new(config.firewall_config(), true, backends);
         let daemon = Arc::new(Daemon {
@@ -241,27 +289,11 @@ impl Daemon {
                 .filter(|s| s.phase == SandboxPhase::Running)
                 .cloned()
                 .collect();
-            let mut endpoints = Vec::new();
-            for rec in &running {
-                for ep in &rec.endpoints {
-                    let bridge = inner
-                        .state
-                        .network(&ep.endpoint.network)
-                        .map(|n| n.bridge.clone())
-                        .unwrap_or_default();
-                    endpoints.push((
-                        ep.id.clone(),
-                        crate::firewall::FirewallEndpoint {
-                            network: bridge,
-                            addrs: crate::firewall::EndpointAddrs {
-                                v4: ep.endpoint.v4,
-                                v6: ep.endpoint.v6,
-                            },
-                            bindings: ep.endpoint.bindings.clone(),
-                        },
-                    ));
-                }
-            }
+            let endpoints = running
+                .iter()
+                .flat_map(|rec| &rec.endpoints)
+                .map(|ep| (ep.id.clone(), inner.fw_endpoint(&inner.state, ep)))
+                .collect();
             inner.firewall.load(snapshot.networks, endpoints);
             inner.firewall.reapply()?;
             inner.persist_owned()?;
@@ -274,15 +306,6 @@ impl Daemon {
                 if let Some((pid, start)) = rec.pid {
                     daemon.watch_adopted(rec.id.clone(), pid, start);
                 }
-            }
-            let exited: Vec<(String, Option<i32>)> = inner
-                .sandboxes
-                .iter()
-                .filter(|s| s.phase == SandboxPhase::Exited)
-                .map(|s| (s.id.clone(), s.exit_code))
-                .collect();
-            for (id, code) in exited {
-                inner.exits.insert(id, tokio::sync::watch::channel(code).0);
             }
         }
         Ok(daemon)
@@ -412,7 +435,8 @@ impl Daemon {
         .collect()
     }
 
-    fn all_resources(&self, inner: &Inner) -> Vec<NetworkResource> {
+    /// Every network as the API shows it.
+    pub(super) fn all_resources(&self, inner: &Inner) -> Vec<NetworkResource> {
         inner
             .state
             .networks()
@@ -448,14 +472,18 @@ impl Daemon {
             .store
             .write(|tx| tx.put(Collection::Networks, &net.id, &rec))
             .map_err(internal)?;
-        inner
-            .firewall
-            .remove_network(&net.bridge)
-            .map_err(internal)?;
-        inner.persist_owned().map_err(internal)?;
-        bridge::tear_down(&inner.links, &net.bridge)
-            .await
-            .map_err(internal)?;
+        // Once the intent is recorded the removal goes through: a step that
+        // fails is logged (the firewall retries at its next apply; a start
+        // finishes what is left).
+        if let Err(e) = inner.firewall.remove_network(&net.bridge) {
+            tracing::warn!(network = name, "removing the network's rules: {e}");
+        }
+        if let Err(e) = inner.persist_owned() {
+            tracing::warn!("{e}");
+        }
+        if let Err(e) = bridge::tear_down(&inner.links, &net.bridge).await {
+            tracing::warn!(network = name, "{e}");
+        }
         inner
             .store
             .write(|tx| tx.delete(Collection::Networks, &net.id))
@@ -467,6 +495,25 @@ impl Daemon {
 }
 
 impl Inner {
+    /// The firewall's view of a sandbox endpoint, in the network state `state`.
+    pub(super) fn fw_endpoint(
+        &self,
+        state: &StateBuilder,
+        ep: &EndpointRecord,
+    ) -> crate::firewall::FirewallEndpoint {
+        crate::firewall::FirewallEndpoint {
+            network: state
+                .network(&ep.endpoint.network)
+                .map(|n| n.bridge.clone())
+                .unwrap_or_default(),
+            addrs: crate::firewall::EndpointAddrs {
+                v4: ep.endpoint.v4,
+                v6: ep.endpoint.v6,
+            },
+            bindings: ep.endpoint.bindings.clone(),
+        }
+    }
+
     /// Records, before the firewall moves to `next`, that the rules `next`
     /// plans are bridgewall's: a crash during the apply must not leave rules
     /// in the built-in chains that the next start would not know to remove.
@@ -475,7 +522,7 @@ impl Inner {
             .firewall
             .backends()
             .map(|(f, b)| {
-                let mut owned = b.owned(*f);
+                let mut owned = b.0.owned(*f);
                 owned.add(&plan(next, *f));
                 (*f, owned)
             })
@@ -488,7 +535,7 @@ impl Inner {
         let owned: Vec<(Family, OwnedRules)> = self
             .firewall
             .backends()
-            .map(|(f, b)| (*f, b.owned(*f)))
+            .map(|(f, b)| (*f, b.0.owned(*f)))
             .collect();
         self.write_owned(&owned)
     }
@@ -504,6 +551,7 @@ impl Inner {
     }
 }
 
+/// An error of the daemon's own, as an API error (500).
 pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
@@ -573,9 +621,10 @@ fn spec_from_request(req: &NetworkCreateRequest) -> Result<NetworkSpec, ApiError
     })
 }
 
-#[async_trait]
-impl Engine for Daemon {
-    async fn create_network(
+/// The engine's operations; the [`Engine`] implementation runs the ones
+/// that change something in a task of their own.
+impl Daemon {
+    async fn network_create(
         &self,
         req: NetworkCreateRequest,
     ) -> Result<NetworkCreateResponse, ApiError> {
@@ -622,7 +671,18 @@ impl Engine for Daemon {
         }
         .await;
         if let Err(e) = setup {
-            // Undo: the firewall rolled itself back; remove the bridge and the intent.
+            // Undo: the firewall rolls a failed addition back; if it was a
+            // later step that failed, take the network out of it too.
+            if inner
+                .firewall
+                .state()
+                .networks
+                .iter()
+                .any(|n| n.if_name == net.bridge)
+            {
+                let _ = inner.firewall.remove_network(&net.bridge);
+                let _ = inner.persist_owned();
+            }
             if let Err(e) = bridge::tear_down(&inner.links, &net.bridge).await {
                 tracing::warn!("{e}");
             }
@@ -645,12 +705,12 @@ impl Engine for Daemon {
         })
     }
 
-    async fn list_networks(&self, filters: &Filters) -> Result<Vec<NetworkResource>, ApiError> {
+    async fn network_list(&self, filters: &Filters) -> Result<Vec<NetworkResource>, ApiError> {
         let inner = self.inner.lock().await;
         filter_networks(self.all_resources(&inner), filters)
     }
 
-    async fn inspect_network(
+    async fn network_inspect(
         &self,
         id_or_name: &str,
         _verbose: bool,
@@ -660,7 +720,7 @@ impl Engine for Daemon {
         find_network(&all, id_or_name).cloned()
     }
 
-    async fn remove_network(&self, id_or_name: &str) -> Result<(), ApiError> {
+    async fn network_remove(&self, id_or_name: &str) -> Result<(), ApiError> {
         let mut inner = self.inner.lock().await;
         let all = self.all_resources(&inner);
         let found = find_network(&all, id_or_name)?;
@@ -673,7 +733,7 @@ impl Engine for Daemon {
         Ok(())
     }
 
-    async fn prune_networks(&self, filters: &Filters) -> Result<NetworksPruneResponse, ApiError> {
+    async fn network_prune(&self, filters: Filters) -> Result<NetworksPruneResponse, ApiError> {
         let predicate = filters.prune(SystemTime::now())?;
         let mut inner = self.inner.lock().await;
         let candidates: Vec<String> = self
@@ -695,7 +755,7 @@ impl Engine for Daemon {
         })
     }
 
-    async fn connect_network(
+    async fn network_connect(
         &self,
         id_or_name: &str,
         req: NetworkConnectRequest,
@@ -714,11 +774,82 @@ impl Engine for Daemon {
         .await
     }
 
+    async fn network_disconnect(
+        &self,
+        id_or_name: &str,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        let name = self.network_name(id_or_name).await?;
+        self.sandbox_disconnect(&name, &req.container).await
+    }
+}
+
+/// Runs a change in a task of its own: a client that goes away mid-request
+/// drops the request's future, which must not cut a change in half.
+async fn detached<T: Send + 'static>(
+    change: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::spawn(change)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(format!("the change failed: {e}"))))
+}
+
+#[async_trait]
+impl Engine for Daemon {
+    async fn create_network(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError> {
+        let me = self.arc();
+        detached(async move { me.network_create(req).await }).await
+    }
+
+    async fn list_networks(&self, filters: &Filters) -> Result<Vec<NetworkResource>, ApiError> {
+        self.network_list(filters).await
+    }
+
+    async fn inspect_network(
+        &self,
+        id_or_name: &str,
+        verbose: bool,
+    ) -> Result<NetworkResource, ApiError> {
+        self.network_inspect(id_or_name, verbose).await
+    }
+
+    async fn remove_network(&self, id_or_name: &str) -> Result<(), ApiError> {
+        let (me, id) = (self.arc(), id_or_name.to_string());
+        detached(async move { me.network_remove(&id).await }).await
+    }
+
+    async fn prune_networks(&self, filters: &Filters) -> Result<NetworksPruneResponse, ApiError> {
+        let (me, filters) = (self.arc(), filters.clone());
+        detached(async move { me.network_prune(filters).await }).await
+    }
+
+    async fn connect_network(
+        &self,
+        id_or_name: &str,
+        req: NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
+        let (me, id) = (self.arc(), id_or_name.to_string());
+        detached(async move { me.network_connect(&id, req).await }).await
+    }
+
+    async fn disconnect_network(
+        &self,
+        id_or_name: &str,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        let (me, id) = (self.arc(), id_or_name.to_string());
+        detached(async move { me.network_disconnect(&id, req).await }).await
+    }
+
     async fn create_sandbox(
         &self,
         req: SandboxCreateRequest,
     ) -> Result<SandboxCreateResponse, ApiError> {
-        self.arc().sandbox_create(req).await
+        let me = self.arc();
+        detached(async move { me.sandbox_create(req).await }).await
     }
 
     async fn list_sandboxes(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError> {
@@ -730,7 +861,8 @@ impl Engine for Daemon {
     }
 
     async fn remove_sandbox(&self, id_or_name: &str, force: bool) -> Result<(), ApiError> {
-        self.sandbox_remove(id_or_name, force).await
+        let (me, id) = (self.arc(), id_or_name.to_string());
+        detached(async move { me.sandbox_remove(&id, force).await }).await
     }
 
     async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, ApiError> {
@@ -739,14 +871,5 @@ impl Engine for Daemon {
 
     async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, ApiError> {
         self.sandbox_wait(id_or_name).await
-    }
-
-    async fn disconnect_network(
-        &self,
-        id_or_name: &str,
-        req: NetworkDisconnectRequest,
-    ) -> Result<(), ApiError> {
-        let name = self.network_name(id_or_name).await?;
-        self.sandbox_disconnect(&name, &req.container).await
     }
 }

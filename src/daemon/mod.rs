@@ -139,7 +139,14 @@ async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Resul
     }
     tracing::info!("stopping");
     let _ = stop_tx.send(());
-    let _ = server.await;
+    // Graceful shutdown waits for open requests; a `wait` on a sandbox can
+    // last as long as its process: give them a moment, then stop anyway.
+    if tokio::time::timeout(std::time::Duration::from_secs(3), server)
+        .await
+        .is_err()
+    {
+        tracing::info!("requests still open: closing them");
+    }
     let _ = std::fs::remove_file(&opts.socket);
     Ok(())
 }

@@ -89,8 +89,6 @@ pub struct SandboxRecord {
     pub auto_remove: bool,
     /// `-p` specs as given.
     pub publish: Vec<String>,
-    /// Port mappings from `-p` and `-P`, resolved again on reconnection.
-    pub mappings: Vec<PortMapping>,
     /// Endpoints in join order.
     pub endpoints: Vec<EndpointRecord>,
 }
@@ -126,6 +124,12 @@ pub(super) fn alive(rec: &SandboxRecord) -> bool {
             Some((pid, start)) => process_start_time(pid) == Some(start),
             None => rec.cmd.is_empty(),
         }
+}
+
+/// Where a sandbox's process writes (under the data-root, like Docker's
+/// container logs).
+pub(super) fn log_file(paths: &super::engine::DaemonPaths, id: &str) -> PathBuf {
+    paths.data_root.join("sandboxes").join(format!("{id}.log"))
 }
 
 /// The running sandboxes' endpoints on `net`, as `docker network inspect`
@@ -254,6 +258,14 @@ fn find<'a>(sandboxes: &'a [SandboxRecord], term: &str) -> Result<&'a SandboxRec
     }
 }
 
+/// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// Spawns `cmd` inside the namespace `netns_path`, in a process group of its
 /// own (so that it outlives a daemon crash), writing to `log`.
 fn spawn_in(
@@ -291,6 +303,10 @@ fn spawn_in(
 /// Deletes conntrack entries to and from the addresses of removed endpoints,
 /// as Docker does, so that old flows do not keep using removed mappings.
 fn flush_conntrack(endpoints: &[EndpointRecord]) {
+    tokio::task::block_in_place(|| flush_conntrack_now(endpoints));
+}
+
+fn flush_conntrack_now(endpoints: &[EndpointRecord]) {
     let runner = NetnsRunner::new(Netns::Current);
     for ep in endpoints {
         let addrs = [
@@ -334,11 +350,14 @@ impl Daemon {
             req.network.clone()
         });
         (attachment.ipv4_address, attachment.ipv6_address) = static_addrs(&req.ip, &req.ip6)?;
-        if !req.netns.is_empty() && !netns::netns_exists(Path::new(&req.netns)) {
+        if !req.name.is_empty() && !valid_name(&req.name) {
             return Err(ApiError::invalid_parameter(format!(
-                "netns {}: not a network namespace file",
-                req.netns
+                "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                req.name
             )));
+        }
+        if !req.netns.is_empty() {
+            self.check_foreign_netns(Path::new(&req.netns))?;
         }
 
         let mut inner = self.inner.lock().await;
@@ -351,8 +370,18 @@ impl Daemon {
         if let Some(other) = inner.sandboxes.iter().find(|s| s.name == name) {
             return Err(conflict_name(&name, &other.id));
         }
-        if inner.state.network(&attachment.network).is_none() {
-            return Err(ApiError::network_not_found(&attachment.network));
+        // By name, ID or unique ID prefix, as Docker resolves it.
+        attachment.network = self.resolve_network(&inner, &attachment.network)?;
+        if !req.netns.is_empty()
+            && inner
+                .sandboxes
+                .iter()
+                .any(|s| s.phase == SandboxPhase::Running && s.netns == Path::new(&req.netns))
+        {
+            return Err(ApiError::conflict(format!(
+                "netns {}: already attached to a sandbox",
+                req.netns
+            )));
         }
         let mut next = inner.state.clone();
         if let Err(e) = next.add_container_with(&id, &[attachment], &mappings, &mut inner.ports) {
@@ -394,7 +423,6 @@ impl Daemon {
             exit_code: None,
             auto_remove: req.auto_remove,
             publish: req.publish.clone(),
-            mappings,
             endpoints,
         };
         inner
@@ -405,13 +433,25 @@ impl Daemon {
             })
             .map_err(internal)?;
 
-        match self.bring_up(&mut inner, &next, &mut rec).await {
+        let started = match self.bring_up(&mut inner, &next, &mut rec).await {
             Ok(child) => {
                 rec.phase = SandboxPhase::Running;
-                inner
+                match inner
                     .store
                     .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
-                    .map_err(internal)?;
+                {
+                    Ok(()) => Ok(child),
+                    Err(e) => {
+                        rec.phase = SandboxPhase::Creating;
+                        kill_process(&rec);
+                        Err(internal(e))
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(child) => {
                 inner.state = next;
                 let (tx, _) = tokio::sync::watch::channel(None);
                 inner.exits.insert(rec.id.clone(), tx);
@@ -438,6 +478,41 @@ impl Daemon {
         }
     }
 
+    /// The name of the network `term` designates (name, ID or unique prefix).
+    fn resolve_network(&self, inner: &Inner, term: &str) -> Result<String, ApiError> {
+        let all = self.all_resources(inner);
+        Ok(crate::api::engine::find_network(&all, term)?.name.clone())
+    }
+
+    /// A namespace another program made may be attached, but never the
+    /// daemon's own, the host's, or one a sandbox already uses.
+    fn check_foreign_netns(&self, path: &Path) -> Result<(), ApiError> {
+        use std::os::unix::fs::MetadataExt;
+        let refuse = |why: &str| {
+            Err(ApiError::invalid_parameter(format!(
+                "netns {}: {why}",
+                path.display()
+            )))
+        };
+        if !netns::netns_exists(path) {
+            return refuse("not a network namespace file");
+        }
+        let Ok(target) = std::fs::metadata(path) else {
+            return refuse("not a network namespace file");
+        };
+        let same = |other: &Path| {
+            std::fs::metadata(other)
+                .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+        };
+        if same(Path::new("/proc/self/ns/net")) || same(Path::new("/proc/1/ns/net")) {
+            return refuse("the daemon's own or the host's namespace cannot be a sandbox");
+        }
+        if path.starts_with(&self.paths.exec_root) {
+            return refuse("a namespace bridgewall made cannot be attached again");
+        }
+        Ok(())
+    }
+
     /// Sets up the system for a sandbox recorded as `Creating`: namespace,
     /// endpoints, firewall, listening sockets and proxies, then the process.
     async fn bring_up(
@@ -449,7 +524,7 @@ impl Daemon {
         if rec.owns_netns {
             std::fs::create_dir_all(rec.netns.parent().expect("under exec-root"))
                 .map_err(internal)?;
-            netns::create_netns(&rec.netns).map_err(internal)?;
+            tokio::task::block_in_place(|| netns::create_netns(&rec.netns)).map_err(internal)?;
         }
         self.plumb(inner, next, rec).await.map_err(internal)?;
         self.publish(inner, next, rec).map_err(internal)?;
@@ -460,7 +535,9 @@ impl Daemon {
         std::fs::create_dir_all(log.parent().expect("under data-root")).map_err(internal)?;
         let child = spawn_in(&rec.netns, &rec.cmd, &log).map_err(ApiError::internal)?;
         let pid = child.id().expect("just spawned");
-        rec.pid = Some((pid, process_start_time(pid).unwrap_or(0)));
+        // A process that is already gone has no start time: nothing to adopt
+        // or kill later, and its exit is reported by the watcher.
+        rec.pid = process_start_time(pid).map(|start| (pid, start));
         Ok(Some(child))
     }
 
@@ -534,8 +611,8 @@ impl Daemon {
     }
 
     /// Firewall rules for the endpoints and their bindings (one transaction
-    /// per family), then the host sockets start listening, or are handed to
-    /// userland proxies.
+    /// per family and endpoint), then the host sockets start listening, or
+    /// are handed to userland proxies.
     fn publish(
         &self,
         inner: &mut Inner,
@@ -544,15 +621,7 @@ impl Daemon {
     ) -> Result<(), String> {
         let mut next_fw = inner.firewall.state();
         for ep in &rec.endpoints {
-            let bridge = next
-                .network(&ep.endpoint.network)
-                .map(|n| n.bridge.clone())
-                .unwrap_or_default();
-            next_fw.endpoints.push(crate::firewall::FirewallEndpoint {
-                network: bridge,
-                addrs: SandboxRecord::addrs(&ep.endpoint),
-                bindings: ep.endpoint.bindings.clone(),
-            });
+            next_fw.endpoints.push(inner.fw_endpoint(next, ep));
         }
         inner.persist_intent(&next_fw).map_err(|e| e.to_string())?;
         for ep in &rec.endpoints {
@@ -574,6 +643,8 @@ impl Daemon {
         self.start_listening(inner, rec)
     }
 
+    /// Makes a running sandbox's reserved host sockets listen, or hands
+    /// them to userland proxies.
     pub(super) fn start_listening(
         &self,
         inner: &mut Inner,
@@ -668,6 +739,8 @@ impl Daemon {
         }
         let rec = inner.sandboxes[pos].clone();
         tracing::info!(sandbox = %rec.name, code, "sandbox process exited");
+        // What it started in its own namespace goes with it.
+        kill_process(&rec);
         self.release(&mut inner, &rec).await;
         let mut done = rec.clone();
         done.phase = SandboxPhase::Exited;
@@ -687,7 +760,7 @@ impl Daemon {
             tracing::error!("{e}");
         }
         if let Some(tx) = inner.exits.get(id) {
-            let _ = tx.send(Some(code));
+            tx.send_replace(Some(code));
         }
         if rec.auto_remove {
             inner.exits.remove(id);
@@ -741,7 +814,10 @@ impl Daemon {
             id: random_hex(32).map_err(internal)?,
             endpoint,
             host_if: format!("veth{}", &random_hex(4).map_err(internal)?[..7]),
-            if_name: format!("eth{}", rec.endpoints.len()),
+            if_name: (0..)
+                .map(|i| format!("eth{i}"))
+                .find(|n| !rec.endpoints.iter().any(|e| &e.if_name == n))
+                .expect("a free interface name"),
             mac: links::random_mac().map_err(internal)?,
         };
         let bridge = next
@@ -752,16 +828,20 @@ impl Daemon {
             endpoints: vec![ep.clone()],
             ..rec.clone()
         };
+        // Recorded first: after a crash the next start keeps the endpoint
+        // if its veth exists, and drops it otherwise.
+        let before = rec.clone();
+        rec.endpoints.push(ep.clone());
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+            .map_err(internal)?;
         let result = async {
             self.plumb(&inner, &next, &joining)
                 .await
                 .map_err(internal)?;
             let mut next_fw = inner.firewall.state();
-            next_fw.endpoints.push(crate::firewall::FirewallEndpoint {
-                network: bridge.clone(),
-                addrs: SandboxRecord::addrs(&ep.endpoint),
-                bindings: Vec::new(),
-            });
+            next_fw.endpoints.push(inner.fw_endpoint(&next, &ep));
             inner.persist_intent(&next_fw).map_err(internal)?;
             inner
                 .firewall
@@ -772,13 +852,11 @@ impl Daemon {
         .await;
         if let Err(e) = result {
             let _ = inner.links.delete_link(&ep.host_if).await;
+            let _ = inner
+                .store
+                .write(|tx| tx.put(Collection::Sandboxes, &before.id, &before));
             return Err(e);
         }
-        rec.endpoints.push(ep);
-        inner
-            .store
-            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
-            .map_err(internal)?;
         inner.state = next;
         let pos = inner
             .sandboxes
@@ -809,6 +887,11 @@ impl Daemon {
             )));
         };
         let ep = rec.endpoints.remove(pos);
+        // Recorded first; then the endpoint goes, each step best effort.
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+            .map_err(internal)?;
         if rec.phase == SandboxPhase::Running {
             if let Some(handles) = inner.proxies.get_mut(&rec.id) {
                 let (stop, keep): (Vec<_>, Vec<_>) = std::mem::take(handles)
@@ -819,22 +902,20 @@ impl Daemon {
                     h.stop().await;
                 }
             }
-            inner.firewall.remove_endpoint(&ep.id).map_err(internal)?;
-            inner.persist_owned().map_err(internal)?;
+            if let Err(e) = inner.firewall.remove_endpoint(&ep.id) {
+                tracing::warn!(sandbox = %rec.name, "removing the endpoint's rules: {e}");
+            }
+            if let Err(e) = inner.persist_owned() {
+                tracing::warn!("{e}");
+            }
             flush_conntrack(std::slice::from_ref(&ep));
-            inner
-                .links
-                .delete_link(&ep.host_if)
-                .await
-                .map_err(internal)?;
+            if let Err(e) = inner.links.delete_link(&ep.host_if).await {
+                tracing::warn!("{e}");
+            }
             if let Some(gone) = inner.state.remove_endpoint(&rec.id, network) {
                 release_bindings(&gone.bindings, &mut inner.ports);
             }
         }
-        inner
-            .store
-            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
-            .map_err(internal)?;
         let pos = inner
             .sandboxes
             .iter()
@@ -984,7 +1065,7 @@ impl Daemon {
             .map_err(internal)?;
         inner.sandboxes.retain(|s| s.id != rec.id);
         if let Some(tx) = inner.exits.remove(&rec.id) {
-            let _ = tx.send(Some(rec.exit_code.unwrap_or(137)));
+            tx.send_replace(Some(rec.exit_code.unwrap_or(137)));
         }
         let _ = std::fs::remove_file(self.log_path(&rec.id));
         tracing::info!(sandbox = %rec.name, "sandbox removed");

@@ -156,6 +156,14 @@ impl<B: Backend> Firewall<B> {
         Ok(())
     }
 
+    /// Makes a removal and applies it. If applying fails the removal stays
+    /// in the desired state (what is removed must not come back), and the
+    /// next apply retries it.
+    fn remove(&mut self, f: impl FnOnce(&mut Self)) -> Result<(), FirewallError> {
+        f(self);
+        self.apply()
+    }
+
     fn endpoint_mut(&mut self, id: &str) -> Result<&mut FirewallEndpoint, FirewallError> {
         self.endpoints
             .iter_mut()
@@ -185,9 +193,8 @@ impl<B: Backend> Firewaller for Firewall<B> {
         if self.endpoints.iter().any(|(_, e)| e.network == if_name) {
             return Err(FirewallError::NetworkInUse(if_name.to_string()));
         }
-        self.change(|fw| {
+        self.remove(|fw| {
             fw.networks.remove(pos);
-            Ok(())
         })
     }
 
@@ -223,9 +230,8 @@ impl<B: Backend> Firewaller for Firewall<B> {
             .iter()
             .position(|(i, _)| i == id)
             .ok_or_else(|| FirewallError::UnknownEndpoint(id.to_string()))?;
-        self.change(|fw| {
+        self.remove(|fw| {
             fw.endpoints.remove(pos);
-            Ok(())
         })
     }
 
@@ -244,11 +250,10 @@ impl<B: Backend> Firewaller for Firewall<B> {
 
     fn remove_ports(&mut self, id: &str, bindings: &[PortBinding]) -> Result<(), FirewallError> {
         self.endpoint_mut(id)?;
-        self.change(|fw| {
-            fw.endpoint_mut(id)?
-                .bindings
-                .retain(|b| !bindings.contains(b));
-            Ok(())
+        self.remove(|fw| {
+            if let Ok(ep) = fw.endpoint_mut(id) {
+                ep.bindings.retain(|b| !bindings.contains(b));
+            }
         })
     }
 
@@ -360,10 +365,15 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_apply_rolls_the_state_back() {
+    fn a_failed_apply_rolls_an_addition_back_but_not_a_removal() {
         let mut f = fw();
         f.backends[0].1.fail = true;
         assert!(f.add_network(net("br0")).is_err());
         assert!(f.state().networks.is_empty());
+        f.backends[0].1.fail = false;
+        f.add_network(net("br0")).unwrap();
+        f.backends[0].1.fail = true;
+        assert!(f.remove_network("br0").is_err());
+        assert!(f.state().networks.is_empty(), "a removal is not undone");
     }
 }
