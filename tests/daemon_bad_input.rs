@@ -6,17 +6,6 @@ mod support;
 use bridgewall::api::sandbox::SandboxCreateRequest;
 use support::daemon::{TestDaemon, ok, sleeper};
 
-fn can_run() -> bool {
-    support::require(support::can_make_namespaces(), "root with ip and iptables")
-        && support::require(
-            std::process::Command::new("docker")
-                .arg("--version")
-                .output()
-                .is_ok(),
-            "the docker CLI",
-        )
-}
-
 /// Rules, links, sandbox namespaces and listening sockets of the daemon.
 fn footprint(d: &TestDaemon) -> String {
     let netns: Vec<String> = std::fs::read_dir(d.data_root().join("exec/netns"))
@@ -32,7 +21,7 @@ fn footprint(d: &TestDaemon) -> String {
 
 #[test]
 fn bad_sandbox_requests_change_nothing() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let d = TestDaemon::start(None);
@@ -206,7 +195,7 @@ fn bad_sandbox_requests_change_nothing() {
 
 #[test]
 fn connect_and_disconnect_move_a_sandbox_between_networks() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let d = TestDaemon::start(None);
@@ -252,7 +241,7 @@ fn connect_and_disconnect_move_a_sandbox_between_networks() {
 
 #[test]
 fn create_attaches_a_namespace_made_by_another_program() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let d = TestDaemon::start(None);

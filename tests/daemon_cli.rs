@@ -11,15 +11,7 @@ use support::topology::wait_until;
 
 #[test]
 fn readme_walkthrough() {
-    if !support::require(support::can_make_namespaces(), "root with ip and iptables")
-        || !support::require(
-            std::process::Command::new("docker")
-                .arg("--version")
-                .output()
-                .is_ok(),
-            "the docker CLI",
-        )
-    {
+    if !support::daemon::can_run() {
         return;
     }
     let d = TestDaemon::start(None);

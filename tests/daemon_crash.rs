@@ -11,17 +11,6 @@ use std::time::Duration;
 use bridgewall::api::sandbox::{SandboxCreateResponse, SandboxSummary};
 use support::daemon::{TestDaemon, ok, sleeper};
 
-fn can_run() -> bool {
-    support::require(support::can_make_namespaces(), "root with ip and iptables")
-        && support::require(
-            std::process::Command::new("docker")
-                .arg("--version")
-                .output()
-                .is_ok(),
-            "the docker CLI",
-        )
-}
-
 fn check_converged(d: &TestDaemon) {
     let all: Vec<SandboxSummary> = d.api(async |c| c.get("/sandboxes?all=1").await.unwrap());
     let running: Vec<&SandboxSummary> = all.iter().filter(|s| s.state == "running").collect();
@@ -120,7 +109,7 @@ fn check_converged(d: &TestDaemon) {
 
 #[test]
 fn crashes_while_sandboxes_come_and_go_leave_nothing_behind() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let mut d = TestDaemon::start(None);

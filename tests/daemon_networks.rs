@@ -7,20 +7,9 @@ mod support;
 
 use support::daemon::{TestDaemon, err, ok};
 
-fn can_run() -> bool {
-    support::require(support::can_make_namespaces(), "root with ip and iptables")
-        && support::require(
-            std::process::Command::new("docker")
-                .arg("--version")
-                .output()
-                .is_ok(),
-            "the docker CLI",
-        )
-}
-
 #[test]
 fn docker_cli_manages_networks_and_the_firewall_follows() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let d = TestDaemon::start(None);
@@ -118,7 +107,7 @@ fn docker_cli_manages_networks_and_the_firewall_follows() {
 
 #[test]
 fn networks_and_user_rules_survive_a_restart() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let mut d = TestDaemon::start(None);
@@ -174,7 +163,7 @@ fn networks_and_user_rules_survive_a_restart() {
 
 #[test]
 fn crashes_in_the_middle_of_changes_converge_on_restart() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let mut d = TestDaemon::start(None);
@@ -253,7 +242,7 @@ fn check_converged(d: &TestDaemon) {
 
 #[test]
 fn bad_network_requests_change_nothing() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let d = TestDaemon::start(None);
@@ -378,7 +367,7 @@ fn bad_network_requests_change_nothing() {
 
 #[test]
 fn daemon_json_shapes_the_default_bridge_and_forwarding() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     // bip and fixed-cidr, and forwarding without the DROP policy.

@@ -13,17 +13,6 @@ use support::topology::{ConnectError, Lan, NetnsFile, Node, tcp_connect, tcp_lis
 
 const T: Duration = Duration::from_millis(1500);
 
-fn can_run() -> bool {
-    support::require(support::can_make_namespaces(), "root with ip and iptables")
-        && support::require(
-            std::process::Command::new("docker")
-                .arg("--version")
-                .output()
-                .is_ok(),
-            "the docker CLI",
-        )
-}
-
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -68,7 +57,7 @@ fn addr6(d: &TestDaemon, name: &str, network: &str) -> IpAddr {
 
 #[test]
 fn published_ports_are_reachable_and_nothing_else() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(None, 1);
@@ -108,7 +97,7 @@ fn published_ports_are_reachable_and_nothing_else() {
 
 #[test]
 fn docker_user_rules_have_their_documented_effect_and_survive_restarts() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let mut s = site(None, 2);
@@ -194,7 +183,7 @@ fn docker_user_rules_have_their_documented_effect_and_survive_restarts() {
 
 #[test]
 fn routed_ipv6_network_as_in_dockers_example() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(None, 1);
@@ -246,7 +235,7 @@ fn routed_ipv6_network_as_in_dockers_example() {
 
 #[test]
 fn default_bind_address_from_network_option_and_daemon_ip() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(Some(r#"{"ip": "127.0.0.1"}"#), 1);
@@ -284,7 +273,7 @@ fn default_bind_address_from_network_option_and_daemon_ip() {
 
 #[test]
 fn a_router_needs_a_docker_user_accept_rule() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let lan2 = Lan::secondary();
@@ -330,7 +319,7 @@ fn a_router_needs_a_docker_user_accept_rule() {
 
 #[test]
 fn iptables_false_makes_no_rules() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(Some(r#"{"iptables": false, "ip6tables": false}"#), 1);
@@ -355,7 +344,7 @@ fn iptables_false_makes_no_rules() {
 
 #[test]
 fn networks_are_isolated_internal_has_no_way_out_and_icc_off_blocks() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(None, 1);
@@ -409,7 +398,7 @@ fn networks_are_isolated_internal_has_no_way_out_and_icc_off_blocks() {
 
 #[test]
 fn without_the_userland_proxy_loopback_works_through_hairpin_nat_but_not_from_the_lan() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(Some(r#"{"userland-proxy": false}"#), 1);
@@ -507,7 +496,7 @@ fn without_the_userland_proxy_loopback_works_through_hairpin_nat_but_not_from_th
 
 #[test]
 fn udp_ranges_and_ipv6_only_bindings_are_published() {
-    if !can_run() {
+    if !support::daemon::can_run() {
         return;
     }
     let s = site(None, 2);

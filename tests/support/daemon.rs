@@ -20,6 +20,16 @@ pub struct TestDaemon {
     owns_netns: bool,
 }
 
+/// Whether daemon tests can run here: root, iproute2, iptables and the
+/// docker CLI (skipped otherwise, except under CI, where it fails).
+pub fn can_run() -> bool {
+    super::require(super::can_make_namespaces(), "root with ip and iptables")
+        && super::require(
+            Command::new("docker").arg("--version").output().is_ok(),
+            "the docker CLI",
+        )
+}
+
 /// The `bridgewall` binary under test.
 pub fn bridgewall_bin() -> &'static str {
     env!("CARGO_BIN_EXE_bridgewall")
