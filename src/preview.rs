@@ -46,6 +46,26 @@ pub enum PreviewError {
     },
 }
 
+/// Removes the records of namespaces that no longer exist under /run/netns
+/// (the only place `apply` takes them from), so records do not pile up.
+fn forget_deleted_namespaces() {
+    let live: Vec<String> = std::fs::read_dir(crate::host::netns::NETNS_RUN_DIR)
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| std::fs::metadata(e.path()).ok())
+                .map(|m| format!("{}-{}.json", m.dev(), m.ino()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Ok(records) = std::fs::read_dir(APPLY_STATE_DIR) {
+        for r in records.flatten() {
+            if !live.iter().any(|l| *l == r.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_file(r.path());
+            }
+        }
+    }
+}
+
 /// Loads the daemon config (`None`: Docker's defaults) and the Compose file,
 /// and plans the rulesets of `families`.
 pub fn plan_compose(
@@ -123,6 +143,7 @@ pub fn apply_compose(
     }
     let owned: HashMap<Family, OwnedRules> =
         Family::ALL.iter().map(|&f| (f, backend.owned(f))).collect();
+    forget_deleted_namespaces();
     let write = std::fs::create_dir_all(APPLY_STATE_DIR).and_then(|()| {
         std::fs::write(
             &record,
