@@ -10,7 +10,7 @@ use crate::backend::{BackendError, IptablesBackend, Netns, NetnsRunner, Variant}
 use crate::compose::{self, ComposeError};
 use crate::firewall::{Family, Ruleset, plan};
 use crate::host::HostError;
-use crate::model::daemon_config::{ConfigError, DaemonConfig, FirewallBackend};
+use crate::model::daemon_config::{ConfigError, DaemonConfig};
 
 /// Where `bridgewall apply` remembers, per namespace, which rules it put in
 /// the built-in chains, so that a later apply can take them out again.
@@ -22,11 +22,6 @@ pub enum PreviewError {
     /// The daemon config file is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The daemon config asks for a firewall backend bridgewall lacks.
-    #[error(
-        "firewall-backend \"{0}\" is not supported: bridgewall programs iptables (set \"firewall-backend\": \"iptables\" or remove it)"
-    )]
-    UnsupportedBackend(&'static str),
     /// The Compose file is invalid.
     #[error(transparent)]
     Compose(#[from] ComposeError),
@@ -73,15 +68,7 @@ pub fn plan_compose(
     config_file: Option<&Path>,
     families: &[Family],
 ) -> Result<Vec<Ruleset>, PreviewError> {
-    let daemon = match config_file {
-        Some(p) => DaemonConfig::load(p)?,
-        None => DaemonConfig::default(),
-    };
-    if daemon.firewall_backend == FirewallBackend::Nftables {
-        return Err(PreviewError::UnsupportedBackend(
-            daemon.firewall_backend.as_str(),
-        ));
-    }
+    let daemon = DaemonConfig::load_for_bridgewall(config_file)?;
     let state = compose::load(compose_file, &daemon)?;
     let fw = state.firewall_state();
     Ok(families.iter().map(|&f| plan(&fw, f)).collect())

@@ -150,15 +150,10 @@ fn networks_and_user_rules_survive_a_restart() {
     // A flushed FORWARD chain is repaired by SIGHUP.
     d.exec(&["iptables", "-F", "FORWARD"]);
     d.hup();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !d.rules().contains("-A FORWARD -j DOCKER-USER") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not repaired:\n{}",
-            d.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let repaired = support::topology::wait_until(std::time::Duration::from_secs(5), || {
+        d.rules().contains("-A FORWARD -j DOCKER-USER")
+    });
+    assert!(repaired, "not repaired:\n{}", d.log());
 }
 
 #[test]

@@ -165,17 +165,7 @@ fn planner_reproduces_every_golden() {
             failed.push(format!("{}\n--- want\n{want}--- got\n{got}", c.file));
         }
     }
-    println!(
-        "planner: {} of {} goldens reproduced",
-        cases.len() - failed.len(),
-        cases.len()
-    );
-    assert!(
-        failed.is_empty(),
-        "{} mismatches, first:\n{}",
-        failed.len(),
-        failed[0]
-    );
+    report("planner", cases.len(), &failed);
 }
 
 #[test]
@@ -248,10 +238,15 @@ fn apply_all(variant: Variant) {
             ));
         }
     }
+    report(&format!("applied ({variant:?})"), cases.len(), &failed);
+}
+
+/// Prints how many goldens were reproduced, and fails with the first
+/// mismatch if any.
+fn report(what: &str, total: usize, failed: &[String]) {
     println!(
-        "applied ({variant:?}): {} of {} goldens reproduced",
-        cases.len() - failed.len(),
-        cases.len()
+        "{what}: {} of {total} goldens reproduced",
+        total - failed.len()
     );
     assert!(
         failed.is_empty(),

@@ -6,12 +6,8 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-use nix::sched::{CloneFlags, setns};
 
 use super::BackendError;
 
@@ -93,13 +89,7 @@ impl CommandRunner for NetnsRunner {
             })?),
         };
         if let Some(f) = ns_file {
-            // SAFETY: the closure only performs the setns system call, which
-            // is async-signal-safe, on a descriptor opened before the fork.
-            unsafe {
-                cmd.pre_exec(move || {
-                    setns(f.as_fd(), CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
-                });
-            }
+            crate::host::netns::exec_in(&mut cmd, f);
         }
         let describe = || format!("{program} {}", args.join(" "));
         let mut child = cmd.spawn().map_err(|e| BackendError::Spawn {

@@ -7,14 +7,12 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write as _};
-use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitCode, ExitStatus};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
-use nix::sched::{CloneFlags, setns};
 use serde::Serialize;
 
 use super::path_segment;
@@ -391,13 +389,7 @@ async fn exec(client: &Client, args: ExecArgs) -> Result<ExitCode, String> {
     let (program, program_args) = args.command.split_first().expect("clap requires a command");
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(program_args);
-    // SAFETY: the closure only performs the setns system call, which is
-    // async-signal-safe, on a descriptor opened before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            setns(netns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
-        });
-    }
+    crate::host::netns::exec_in(cmd.as_std_mut(), netns);
     match cmd.status().await {
         Ok(status) => Ok(exit_status_code(status)),
         Err(e) => {

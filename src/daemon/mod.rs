@@ -20,7 +20,7 @@ use crate::api::engine::Engine;
 use crate::api::server::{bind_unix_socket, serve};
 use crate::firewall::FirewallError;
 use crate::host::{HostError, netns};
-use crate::model::daemon_config::{ConfigError, DaemonConfig, FirewallBackend};
+use crate::model::daemon_config::{ConfigError, DaemonConfig};
 use crate::store::{Store, StoreError};
 
 pub use engine::{Daemon, DaemonPaths};
@@ -74,16 +74,9 @@ pub enum DaemonError {
 }
 
 fn load_config(opts: &DaemonOptions) -> Result<DaemonConfig, DaemonError> {
-    let config = match &opts.config_file {
-        Some(p) => DaemonConfig::load(p)?,
-        None => DaemonConfig::default(),
-    };
-    if config.firewall_backend == FirewallBackend::Nftables {
-        return Err(DaemonError::Startup(
-            "firewall-backend \"nftables\" is not supported: bridgewall programs iptables".into(),
-        ));
-    }
-    Ok(config)
+    Ok(DaemonConfig::load_for_bridgewall(
+        opts.config_file.as_deref(),
+    )?)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -287,14 +286,7 @@ fn spawn_in(
         .stdout(out)
         .stderr(err)
         .process_group(0);
-    // SAFETY: only the setns system call runs between fork and exec, on a
-    // descriptor opened before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(std::io::Error::from)
-        });
-    }
+    netns::exec_in(command.as_std_mut(), ns);
     command
         .spawn()
         .map_err(|e| format!("failed to start {:?}: {e}", cmd[0]))

@@ -230,6 +230,18 @@ pub fn processes_in(path: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Makes `cmd` start inside the network namespace `ns` (a namespace file
+/// opened by the caller): the child enters it between fork and exec, so the
+/// program is one process, with no `ip netns exec` or `nsenter` wrapper.
+pub fn exec_in(cmd: &mut std::process::Command, ns: File) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only performs the setns system call, which is
+    // async-signal-safe, on a descriptor opened before the fork.
+    unsafe {
+        cmd.pre_exec(move || setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(io::Error::from));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

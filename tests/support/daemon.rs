@@ -204,17 +204,7 @@ impl TestDaemon {
 
     /// Runs a command in the daemon's namespace; returns stdout (panics on failure).
     pub fn exec(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.netns])
-            .args(args)
-            .output()
-            .expect("ip netns exec");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        super::netns_exec(&self.netns, args)
     }
 
     /// Both families' rules, without comments and counters.
@@ -254,7 +244,7 @@ impl Drop for TestDaemon {
         let netns_dir = self.dir.path().join("exec/netns");
         if let Ok(entries) = std::fs::read_dir(&netns_dir) {
             for entry in entries.flatten() {
-                kill_processes_in(&entry.path());
+                super::kill_processes_in(&entry.path());
                 let _ = nix::mount::umount2(&entry.path(), nix::mount::MntFlags::MNT_DETACH);
             }
             // The directory is a bind mount of itself (made shared, as
@@ -262,40 +252,10 @@ impl Drop for TestDaemon {
             let _ = nix::mount::umount2(&netns_dir, nix::mount::MntFlags::MNT_DETACH);
         }
         if self.owns_netns {
-            kill_processes_in(Path::new(&format!("/run/netns/{}", self.netns)));
+            super::kill_processes_in(Path::new(&format!("/run/netns/{}", self.netns)));
             let _ = Command::new("ip")
                 .args(["netns", "del", &self.netns])
                 .status();
-        }
-    }
-}
-
-/// Kills every process whose network namespace is the one at `ns_file`.
-fn kill_processes_in(ns_file: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(target) = std::fs::metadata(ns_file) else {
-        return;
-    };
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    let me = std::process::id().to_string();
-    for p in procs.flatten() {
-        let name = p.file_name().to_string_lossy().into_owned();
-        let Ok(pid) = name.parse::<i32>() else {
-            continue;
-        };
-        if name == me {
-            continue;
-        }
-        if let Ok(m) = std::fs::metadata(p.path().join("ns/net"))
-            && m.ino() == target.ino()
-            && m.dev() == target.dev()
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
         }
     }
 }

@@ -48,6 +48,33 @@ pub fn can_make_namespaces() -> bool {
     root && tools
 }
 
+/// Runs a command in the namespace `ip netns` calls `name`; returns its
+/// stdout (panics on failure).
+pub fn netns_exec(name: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", name])
+        .args(args)
+        .output()
+        .expect("run ip netns exec");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Kills (SIGKILL) every process whose network namespace is the one at
+/// `ns_file`.
+pub fn kill_processes_in(ns_file: &Path) {
+    for pid in bridgewall::host::netns::processes_in(ns_file) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A network namespace made for one test (`bwt-<pid>-<n>`), deleted on drop
@@ -72,17 +99,7 @@ impl TestNetns {
 
     /// Runs a command in the namespace and returns its stdout (panics on failure).
     pub fn exec(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(args)
-            .output()
-            .expect("run ip netns exec");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        netns_exec(&self.name, args)
     }
 
     /// `iptables-save -t raw`, `-t filter`, `-t nat` for `family`, without

@@ -34,8 +34,6 @@ use std::time::{Duration, Instant};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use nix::sched::{CloneFlags, setns};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TestNetns;
@@ -212,18 +210,7 @@ impl Drop for Background {
 /// Sends SIGKILL to every process in the named namespace (never to this
 /// process).
 fn kill_all_in(name: &str) {
-    let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() else {
-        return;
-    };
-    let me = std::process::id();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|pid| pid.parse::<u32>().ok())
-        .filter(|&pid| pid > 1 && pid != me)
-        .filter_map(|pid| i32::try_from(pid).ok())
-        .for_each(|pid| {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        });
+    super::kill_processes_in(&PathBuf::from(format!("/run/netns/{name}")));
 }
 
 // ---------------------------------------------------------------------------
