@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cli;
 pub mod compose;
 pub mod daemon;
+pub mod error;
 pub mod firewall;
 pub mod host;
 pub mod model;

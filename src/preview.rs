@@ -1,15 +1,17 @@
 //! Previewing and applying a Compose file's firewall rules: the code behind
 //! `bridgewall plan` and `bridgewall apply`.
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::backend::iptables::OwnedRules;
-use crate::backend::{BackendError, IptablesBackend, Netns, NetnsRunner, Variant};
+use crate::backend::{SelectError, new_backend};
 use crate::compose::{self, ComposeError};
-use crate::firewall::{Family, Ruleset, plan};
+use crate::firewall::{
+    Family, Firewall, FirewallError, FirewallJournal, FirewallState, JournalEntry, JournalError,
+    JournalPhase,
+};
 use crate::host::HostError;
+use crate::host::netns::Netns;
 use crate::model::daemon_config::{ConfigError, DaemonConfig};
 
 /// Where `bridgewall apply` remembers, per namespace, which rules it put in
@@ -28,9 +30,12 @@ pub enum PreviewError {
     /// The namespace cannot be used.
     #[error(transparent)]
     Netns(#[from] HostError),
+    /// No firewall backend for the config.
+    #[error(transparent)]
+    Backend(#[from] SelectError),
     /// Applying the rules failed.
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Firewall(#[from] FirewallError),
     /// The record of earlier applies cannot be read or written.
     #[error("{path}: {source}")]
     ApplyState {
@@ -61,86 +66,107 @@ fn forget_deleted_namespaces() {
     }
 }
 
-/// Loads the daemon config (`None`: Docker's defaults) and the Compose file,
-/// and plans the rulesets of `families`.
+/// The daemon config (`None`: Docker's defaults) and the Compose file's
+/// firewall state.
+fn load(
+    compose_file: &Path,
+    config_file: Option<&Path>,
+) -> Result<(DaemonConfig, FirewallState), PreviewError> {
+    let daemon = DaemonConfig::load_or_default(config_file)?;
+    let state = compose::load(compose_file, &daemon)?;
+    Ok((daemon, state.firewall_state()))
+}
+
+/// Plans the Compose file with the configured backend and prints the rules
+/// of `families` as `bridgewall plan` does: per family, a comment line
+/// naming it, then the rules in the backend's syntax.
 pub fn plan_compose(
     compose_file: &Path,
     config_file: Option<&Path>,
     families: &[Family],
-) -> Result<Vec<Ruleset>, PreviewError> {
-    let daemon = DaemonConfig::load_for_bridgewall(config_file)?;
-    let state = compose::load(compose_file, &daemon)?;
-    let fw = state.firewall_state();
-    Ok(families.iter().map(|&f| plan(&fw, f)).collect())
+) -> Result<String, PreviewError> {
+    let (daemon, state) = load(compose_file, config_file)?;
+    let backend = new_backend(daemon.firewall_backend, Netns::Current)?;
+    Ok(families
+        .iter()
+        .map(|&f| {
+            let r = backend.render(&state, f);
+            format!("# bridgewall plan: {}\n{}", r.title, r.text)
+        })
+        .collect())
 }
 
-/// Prints rulesets as `bridgewall plan` does: per family, a comment line
-/// naming it, then the tables in `iptables-save` format.
-pub fn render(rulesets: &[Ruleset]) -> String {
-    rulesets
-        .iter()
-        .map(|rs| {
-            format!(
-                "# bridgewall plan: {} ({}-save)\n{rs}",
-                rs.family,
-                rs.family.iptables()
-            )
-        })
-        .collect()
+/// The record of one namespace's earlier applies: a file keyed by the
+/// namespace's inode, so a namespace deleted and made again under the same
+/// name starts with no history.
+struct FileJournal {
+    path: PathBuf,
+}
+
+impl FirewallJournal for FileJournal {
+    fn load(&self) -> Result<Option<JournalEntry>, JournalError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(JournalError(Box::new(e))),
+        };
+        if let Ok(entry) = serde_json::from_slice::<JournalEntry>(&bytes) {
+            return Ok(Some(entry));
+        }
+        // Records of earlier versions hold the iptables backend's ownership
+        // alone; an unreadable record is no history.
+        Ok(serde_json::from_slice(&bytes)
+            .ok()
+            .map(|ownership| JournalEntry {
+                backend: "iptables".into(),
+                phase: JournalPhase::Outcome,
+                ownership,
+            }))
+    }
+
+    fn save(&mut self, entry: &JournalEntry) -> Result<(), JournalError> {
+        std::fs::create_dir_all(APPLY_STATE_DIR)
+            .and_then(|()| {
+                std::fs::write(
+                    &self.path,
+                    serde_json::to_vec(entry).expect("journal entries always serialise"),
+                )
+            })
+            .map_err(|e| {
+                JournalError(Box::new(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", self.path.display()),
+                )))
+            })
+    }
 }
 
 /// Plans the Compose file and applies the result to the network namespace
-/// `netns`, one `iptables-restore` per family. Nothing is applied unless both
-/// files are valid. Returns how many families changed.
+/// `netns` through the firewall interface: one transaction per family.
+/// Nothing is applied unless both files are valid. Returns whether anything
+/// changed.
 pub fn apply_compose(
     compose_file: &Path,
     config_file: Option<&Path>,
     netns: &str,
-) -> Result<usize, PreviewError> {
+) -> Result<bool, PreviewError> {
     let ns = Netns::named(netns)?;
-    let rulesets = plan_compose(compose_file, config_file, &Family::ALL)?;
+    let (daemon, state) = load(compose_file, config_file)?;
     let Netns::Path(ns_path) = &ns else {
         unreachable!("a named namespace is a path")
     };
-    // Keyed by the namespace's inode: a namespace deleted and made again
-    // under the same name starts with no history.
     let meta = std::fs::metadata(ns_path).map_err(|e| PreviewError::ApplyState {
         path: ns_path.clone(),
         source: e,
     })?;
-    let record = Path::new(APPLY_STATE_DIR).join(format!("{}-{}.json", meta.dev(), meta.ino()));
-    let mut owned: HashMap<Family, OwnedRules> = match std::fs::read(&record) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        Err(_) => HashMap::new(),
-    };
-    let mut backend = IptablesBackend::new(Box::new(NetnsRunner::new(ns)), Variant::System);
-    for (family, rules) in owned.drain() {
-        backend.set_owned(family, rules);
-    }
-    let mut changed = 0;
-    let mut result: Result<(), PreviewError> = Ok(());
-    for rs in &rulesets {
-        match backend.apply(rs) {
-            Ok(report) => changed += usize::from(report.script.is_some()),
-            Err(e) => {
-                result = Err(e.into());
-                break;
-            }
-        }
-    }
-    let owned: HashMap<Family, OwnedRules> =
-        Family::ALL.iter().map(|&f| (f, backend.owned(f))).collect();
+    let path = Path::new(APPLY_STATE_DIR).join(format!("{}-{}.json", meta.dev(), meta.ino()));
+    let backend = new_backend(daemon.firewall_backend, ns)?;
     forget_deleted_namespaces();
-    let write = std::fs::create_dir_all(APPLY_STATE_DIR).and_then(|()| {
-        std::fs::write(
-            &record,
-            serde_json::to_vec(&owned).expect("rule sets always serialise"),
-        )
-    });
-    result?;
-    write.map_err(|e| PreviewError::ApplyState {
-        path: record,
-        source: e,
-    })?;
-    Ok(changed)
+    let mut firewall = Firewall::open(
+        state.config.clone(),
+        state.daemon_level,
+        backend,
+        Box::new(FileJournal { path }),
+    )?;
+    Ok(firewall.replace(state)?.changed)
 }

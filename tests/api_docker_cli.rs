@@ -16,7 +16,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bridgewall::api::client::{Client, ClientError};
-use bridgewall::api::engine::{ApiError, Engine, Filters, filter_networks, find_network};
+use bridgewall::api::engine::{Engine, EngineError};
+use bridgewall::api::filters::{Filters, PruneFilter, is_predefined_network};
 use bridgewall::api::sandbox::{
     EndpointSettingsResource, PortBindingResource, SandboxCreateRequest, SandboxCreateResponse,
     SandboxInspect, SandboxState, SandboxSummary, SandboxWaitResponse,
@@ -26,8 +27,54 @@ use bridgewall::api::types::{
     EndpointResource, Ipam, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
     NetworkDisconnectRequest, NetworkResource, NetworksPruneResponse, SystemVersion,
 };
+use bridgewall::daemon::lookup::find_network;
+use bridgewall::error::{DomainError, ErrorKind};
 use bridgewall::model::port_spec::PortSpec;
 use sha2::{Digest, Sha256};
+
+/// The fake engine's errors: a kind and Docker's message, as the daemon's
+/// domain errors are.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct FakeError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl DomainError for FakeError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl FakeError {
+    fn boxed(kind: ErrorKind, message: impl Into<String>) -> EngineError {
+        Box::new(FakeError {
+            kind,
+            message: message.into(),
+        })
+    }
+    fn not_found(message: impl Into<String>) -> EngineError {
+        Self::boxed(ErrorKind::NotFound, message)
+    }
+    fn conflict(message: impl Into<String>) -> EngineError {
+        Self::boxed(ErrorKind::Conflict, message)
+    }
+    fn invalid_parameter(message: impl Into<String>) -> EngineError {
+        Self::boxed(ErrorKind::InvalidParameter, message)
+    }
+    fn forbidden(message: impl Into<String>) -> EngineError {
+        Self::boxed(ErrorKind::Forbidden, message)
+    }
+    fn network_name_conflict(name: &str) -> EngineError {
+        Self::conflict(format!("network with name {name} already exists"))
+    }
+    fn predefined_network(name: &str) -> EngineError {
+        Self::forbidden(format!(
+            "{name} is a pre-defined network and cannot be removed"
+        ))
+    }
+}
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -97,7 +144,7 @@ impl FakeSandbox {
 }
 
 /// The sandbox `term` names: by ID, name, or unique ID prefix.
-fn find_sandbox(sandboxes: &[FakeSandbox], term: &str) -> Result<usize, ApiError> {
+fn find_sandbox(sandboxes: &[FakeSandbox], term: &str) -> Result<usize, EngineError> {
     let exact = sandboxes
         .iter()
         .position(|s| s.inspect.id == term || s.name() == term);
@@ -107,7 +154,7 @@ fn find_sandbox(sandboxes: &[FakeSandbox], term: &str) -> Result<usize, ApiError
         .filter(|(_, s)| !term.is_empty() && s.inspect.id.starts_with(term));
     match (exact, prefixed.next(), prefixed.next()) {
         (Some(i), _, _) | (None, Some((i, _)), None) => Ok(i),
-        _ => Err(ApiError::not_found(format!("No such sandbox: {term}"))),
+        _ => Err(FakeError::not_found(format!("No such sandbox: {term}"))),
     }
 }
 
@@ -117,11 +164,11 @@ fn find_sandbox(sandboxes: &[FakeSandbox], term: &str) -> Result<usize, ApiError
 fn fake_ports(
     req: &SandboxCreateRequest,
     ephemeral: &AtomicU16,
-) -> Result<std::collections::BTreeMap<String, Vec<PortBindingResource>>, ApiError> {
+) -> Result<std::collections::BTreeMap<String, Vec<PortBindingResource>>, EngineError> {
     let next_port = || 32768 + ephemeral.fetch_add(1, Ordering::Relaxed);
     let mut ports = std::collections::BTreeMap::new();
     let parse =
-        |spec: &str| PortSpec::parse(spec).map_err(|e| ApiError::invalid_parameter(e.to_string()));
+        |spec: &str| PortSpec::parse(spec).map_err(|e| FakeError::invalid_parameter(e.to_string()));
     for spec in &req.expose {
         for m in parse(spec)?.mappings() {
             let bindings: &mut Vec<PortBindingResource> = ports
@@ -205,10 +252,10 @@ impl Engine for FakeEngine {
     async fn create_network(
         &self,
         req: NetworkCreateRequest,
-    ) -> Result<NetworkCreateResponse, ApiError> {
+    ) -> Result<NetworkCreateResponse, EngineError> {
         let mut networks = self.networks.lock().unwrap();
         if networks.iter().any(|nw| nw.name == req.name) {
-            return Err(ApiError::network_name_conflict(&req.name));
+            return Err(FakeError::network_name_conflict(&req.name));
         }
         let mut nw = resource(
             &req.name,
@@ -234,26 +281,26 @@ impl Engine for FakeEngine {
         })
     }
 
-    async fn list_networks(&self, filters: &Filters) -> Result<Vec<NetworkResource>, ApiError> {
-        filter_networks(self.networks.lock().unwrap().clone(), filters)
+    async fn list_networks(&self) -> Result<Vec<NetworkResource>, EngineError> {
+        Ok(self.networks.lock().unwrap().clone())
     }
 
     async fn inspect_network(
         &self,
         id_or_name: &str,
         _: bool,
-    ) -> Result<NetworkResource, ApiError> {
-        find_network(&self.networks.lock().unwrap(), id_or_name).cloned()
+    ) -> Result<NetworkResource, EngineError> {
+        Ok(find_network(&self.networks.lock().unwrap(), id_or_name)?.clone())
     }
 
-    async fn remove_network(&self, id_or_name: &str) -> Result<(), ApiError> {
+    async fn remove_network(&self, id_or_name: &str) -> Result<(), EngineError> {
         let mut networks = self.networks.lock().unwrap();
         let nw = find_network(&networks, id_or_name)?;
-        if bridgewall::api::engine::is_predefined_network(&nw.name) {
-            return Err(ApiError::predefined_network(&nw.name));
+        if is_predefined_network(&nw.name) {
+            return Err(FakeError::predefined_network(&nw.name));
         }
         if !nw.containers.is_empty() {
-            return Err(ApiError::forbidden(format!(
+            return Err(FakeError::forbidden(format!(
                 "error while removing network: network {} has active endpoints",
                 nw.name
             )));
@@ -263,8 +310,10 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
-    async fn prune_networks(&self, filters: &Filters) -> Result<NetworksPruneResponse, ApiError> {
-        let prune = filters.prune(SystemTime::now())?;
+    async fn prune_networks(
+        &self,
+        prune: &PruneFilter,
+    ) -> Result<NetworksPruneResponse, EngineError> {
         let mut networks = self.networks.lock().unwrap();
         let mut deleted = Vec::new();
         networks.retain(|nw| {
@@ -283,7 +332,7 @@ impl Engine for FakeEngine {
         &self,
         id_or_name: &str,
         req: NetworkConnectRequest,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         let mut networks = self.networks.lock().unwrap();
         let id = find_network(&networks, id_or_name)?.id.clone();
         let nw = networks.iter_mut().find(|nw| nw.id == id).unwrap();
@@ -309,13 +358,13 @@ impl Engine for FakeEngine {
         &self,
         id_or_name: &str,
         req: NetworkDisconnectRequest,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         let mut networks = self.networks.lock().unwrap();
         let id = find_network(&networks, id_or_name)?.id.clone();
         let nw = networks.iter_mut().find(|nw| nw.id == id).unwrap();
         match nw.containers.remove(&hex_id(&req.container)) {
             Some(_) => Ok(()),
-            None => Err(ApiError::forbidden(format!(
+            None => Err(FakeError::forbidden(format!(
                 "container {} is not connected to network {}",
                 req.container, nw.name
             ))),
@@ -325,9 +374,9 @@ impl Engine for FakeEngine {
     async fn create_sandbox(
         &self,
         req: SandboxCreateRequest,
-    ) -> Result<SandboxCreateResponse, ApiError> {
+    ) -> Result<SandboxCreateResponse, EngineError> {
         if req.cmd.is_empty() && req.netns.is_empty() {
-            return Err(ApiError::invalid_parameter("no command specified"));
+            return Err(FakeError::invalid_parameter("no command specified"));
         }
         let network = {
             let networks = self.networks.lock().unwrap();
@@ -344,7 +393,7 @@ impl Engine for FakeEngine {
             name => name.to_string(),
         };
         if sandboxes.iter().any(|s| s.name() == name) {
-            return Err(ApiError::conflict(format!(
+            return Err(FakeError::conflict(format!(
                 "the sandbox name \"/{name}\" is already in use"
             )));
         }
@@ -396,7 +445,7 @@ impl Engine for FakeEngine {
         })
     }
 
-    async fn list_sandboxes(&self, all: bool) -> Result<Vec<SandboxSummary>, ApiError> {
+    async fn list_sandboxes(&self, all: bool) -> Result<Vec<SandboxSummary>, EngineError> {
         let sandboxes = self.sandboxes.lock().unwrap();
         // Newest first, as Docker lists containers.
         Ok(sandboxes
@@ -407,18 +456,18 @@ impl Engine for FakeEngine {
             .collect())
     }
 
-    async fn inspect_sandbox(&self, id_or_name: &str) -> Result<SandboxInspect, ApiError> {
+    async fn inspect_sandbox(&self, id_or_name: &str) -> Result<SandboxInspect, EngineError> {
         let sandboxes = self.sandboxes.lock().unwrap();
         Ok(sandboxes[find_sandbox(&sandboxes, id_or_name)?]
             .inspect
             .clone())
     }
 
-    async fn remove_sandbox(&self, id_or_name: &str, force: bool) -> Result<(), ApiError> {
+    async fn remove_sandbox(&self, id_or_name: &str, force: bool) -> Result<(), EngineError> {
         let mut sandboxes = self.sandboxes.lock().unwrap();
         let i = find_sandbox(&sandboxes, id_or_name)?;
         if sandboxes[i].inspect.state.running && !force {
-            return Err(ApiError::conflict(format!(
+            return Err(FakeError::conflict(format!(
                 "cannot remove sandbox \"{}\": sandbox is running: stop the sandbox before \
                  removing or force remove",
                 sandboxes[i].inspect.name
@@ -428,20 +477,20 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
-    async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, ApiError> {
+    async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, EngineError> {
         let sandboxes = self.sandboxes.lock().unwrap();
         Ok(sandboxes[find_sandbox(&sandboxes, id_or_name)?]
             .logs
             .clone())
     }
 
-    async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, ApiError> {
+    async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, EngineError> {
         let sandboxes = self.sandboxes.lock().unwrap();
         let state = &sandboxes[find_sandbox(&sandboxes, id_or_name)?]
             .inspect
             .state;
         if state.running {
-            return Err(ApiError::conflict(
+            return Err(FakeError::conflict(
                 "the fake engine's running sandboxes never exit",
             ));
         }
@@ -979,7 +1028,9 @@ async fn bridgewall_client_against_the_server() {
         .post::<_, NetworkCreateResponse>("/networks/create", &req)
         .await
     {
-        Err(ClientError::Daemon { status, message }) => {
+        Err(ClientError::Daemon {
+            status, message, ..
+        }) => {
             assert_eq!(
                 (status, message.as_str()),
                 (409, "network with name n1 already exists")

@@ -1,4 +1,5 @@
-//! An apply is one `iptables-restore` process per family, whatever the number
+//! An apply through the firewall interface is one `iptables-restore`
+//! process per family, whatever the number
 //! of networks and ports; a second identical apply runs no restore and changes
 //! nothing; the user's DOCKER-USER rules and FORWARD rules are left alone.
 
@@ -7,10 +8,10 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
-use bridgewall::backend::{
-    BackendError, CommandRunner, IptablesBackend, Netns, NetnsRunner, Variant,
-};
+use bridgewall::backend::iptables::{Ruleset, plan_all};
+use bridgewall::backend::{IptablesBackend, Variant};
 use bridgewall::firewall::*;
+use bridgewall::host::netns::{CommandError, CommandRunner, Netns, NetnsRunner};
 
 /// Records every program it runs, then runs it in the namespace.
 struct Counting {
@@ -24,7 +25,7 @@ impl CommandRunner for Counting {
         program: &str,
         args: &[&str],
         stdin: Option<&str>,
-    ) -> Result<String, BackendError> {
+    ) -> Result<String, CommandError> {
         self.calls.lock().unwrap().push(program.to_string());
         self.inner.run(program, args, stdin)
     }
@@ -123,7 +124,7 @@ fn one_restore_per_family_and_idempotent() {
     ns.exec(&["iptables", "-A", "FORWARD", "-i", "eth9", "-j", "ACCEPT"]);
 
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let mut backend = IptablesBackend::new(
+    let backend = IptablesBackend::new(
         Box::new(Counting {
             inner: NetnsRunner::new(Netns::named(&ns.name).unwrap()),
             calls: calls.clone(),
@@ -131,12 +132,17 @@ fn one_restore_per_family_and_idempotent() {
         Variant::System,
     );
     let state = big_state(30, 4);
+    let mut firewall = Firewall::open(
+        state.config.clone(),
+        true,
+        Box::new(backend),
+        Box::new(MemoryJournal::default()),
+    )
+    .unwrap();
     let rulesets = plan_all(&state);
     let planned: usize = rulesets.iter().map(Ruleset::rule_count).sum();
     assert!(planned > 1000, "a big plan: {planned} rules");
-    for rs in &rulesets {
-        backend.apply(rs).unwrap();
-    }
+    assert!(firewall.replace(state.clone()).unwrap().changed);
     assert_eq!(restores(&calls), ["iptables-restore", "ip6tables-restore"]);
 
     // The kernel holds exactly the plan, plus the user's rules.
@@ -158,9 +164,8 @@ fn one_restore_per_family_and_idempotent() {
 
     // A second identical apply: no restore at all, and identical rules.
     calls.lock().unwrap().clear();
-    for rs in &rulesets {
-        assert_eq!(backend.apply(rs).unwrap().script, None);
-    }
+    let again = firewall.replace(state.clone()).unwrap();
+    assert!(!again.changed && !again.drift, "{again:?}");
     assert!(restores(&calls).is_empty());
     let again = ns.exec(&["iptables-save"]);
     let strip = |s: &str| {
@@ -173,10 +178,7 @@ fn one_restore_per_family_and_idempotent() {
 
     // Removing half the networks is again one restore per family.
     calls.lock().unwrap().clear();
-    let smaller = big_state(15, 4);
-    for rs in plan_all(&smaller) {
-        backend.apply(&rs).unwrap();
-    }
+    firewall.replace(big_state(15, 4)).unwrap();
     assert_eq!(restores(&calls), ["iptables-restore", "ip6tables-restore"]);
     let after = ns.exec(&["iptables-save"]);
     assert!(

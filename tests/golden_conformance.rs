@@ -1,8 +1,9 @@
 //! Conformance with Docker 28.5.2's firewall-layer goldens
-//! (`../shared/conformance/docker-28.5.2/iptables-golden/`): every non-WSL2
-//! golden is reproduced as planner text, and as what `iptables-save` prints
-//! after applying the plan to a fresh namespace; removal then restores the
-//! `cleaned` golden.
+//! (`../shared/conformance/docker-28.5.2/iptables-golden/`), driven through
+//! the firewall interface: every non-WSL2 golden is reproduced as the
+//! iptables backend's rendered text, and as what `iptables-save` prints after
+//! the interface applied the state to a fresh namespace; removal then
+//! restores the `cleaned` golden.
 
 mod support;
 
@@ -10,8 +11,22 @@ use std::collections::HashMap;
 use std::fs;
 use std::net::IpAddr;
 
-use bridgewall::backend::{IptablesBackend, Netns, NetnsRunner, Variant};
+use bridgewall::backend::{IptablesBackend, Variant};
 use bridgewall::firewall::*;
+use bridgewall::host::netns::{Netns, NetnsRunner};
+
+/// The interface over the iptables backend for `family` in `netns`, with a
+/// journal in memory, at the firewall layer (no daemon-level rules).
+fn firewall(netns: Netns, variant: Variant, family: Family, config: FirewallConfig) -> Firewall {
+    let backend = IptablesBackend::new(Box::new(NetnsRunner::new(netns)), variant).only(family);
+    Firewall::open(
+        config,
+        false,
+        Box::new(backend),
+        Box::new(MemoryJournal::default()),
+    )
+    .unwrap()
+}
 
 /// The parameters encoded in a golden's file name.
 #[derive(Debug, Clone)]
@@ -159,7 +174,19 @@ fn planner_reproduces_every_golden() {
     assert_eq!(cases.len(), 206, "expected 206 non-WSL2 goldens");
     let mut failed = Vec::new();
     for c in &cases {
-        let got = plan(&state_for(c), c.family).to_save_text();
+        let state = state_for(c);
+        let fw = firewall(
+            Netns::Current,
+            Variant::System,
+            c.family,
+            state.config.clone(),
+        );
+        let rendered = fw.render(&state, c.family);
+        assert_eq!(
+            rendered.title,
+            format!("{} ({}-save)", c.family, c.family.iptables())
+        );
+        let got = rendered.text;
         let want = golden(c);
         if got != want {
             failed.push(format!("{}\n--- want\n{want}--- got\n{got}", c.file));
@@ -197,13 +224,15 @@ fn apply_all(variant: Variant) {
     let mut failed = Vec::new();
     for c in &cases {
         let ns = support::TestNetns::new();
-        let mut backend = IptablesBackend::new(
-            Box::new(NetnsRunner::new(Netns::named(&ns.name).unwrap())),
-            variant,
-        );
         let state = state_for(c);
+        let mut fw = firewall(
+            Netns::named(&ns.name).unwrap(),
+            variant,
+            c.family,
+            state.config.clone(),
+        );
         let save = variant.programs(c.family).0;
-        backend.apply(&plan(&state, c.family)).unwrap();
+        fw.replace(state.clone()).unwrap();
         let got = ns.saved_tables_with(&save);
         if got != golden(c) {
             failed.push(format!(
@@ -213,12 +242,9 @@ fn apply_all(variant: Variant) {
             ));
             continue;
         }
-        let again = backend.apply(&plan(&state, c.family)).unwrap();
-        if again.script.is_some() {
-            failed.push(format!(
-                "{}: second apply changed something: {:?}",
-                c.file, again.script
-            ));
+        let again = fw.replace(state.clone()).unwrap();
+        if again.changed || again.drift {
+            failed.push(format!("{}: second apply: {again:?}", c.file));
         }
         if flag(c, "no") {
             continue;
@@ -228,7 +254,7 @@ fn apply_all(variant: Variant) {
             endpoints: vec![],
             ..state
         };
-        backend.apply(&plan(&cleaned, c.family)).unwrap();
+        fw.replace(cleaned).unwrap();
         let got = ns.saved_tables_with(&save);
         if got != cleaned_golden(c) {
             failed.push(format!(

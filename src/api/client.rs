@@ -35,6 +35,8 @@ pub enum ClientError {
     /// daemon errors: `Error response from daemon: MESSAGE`.
     #[error("Error response from daemon: {message}")]
     Daemon {
+        /// The kind of error, from the HTTP status.
+        kind: crate::error::ErrorKind,
         /// HTTP status.
         status: u16,
         /// The daemon's `message`, verbatim (trimmed).
@@ -213,6 +215,7 @@ fn daemon_error(status: StatusCode, is_json: bool, body: &[u8]) -> ClientError {
         String::from_utf8_lossy(body).trim().to_string()
     };
     ClientError::Daemon {
+        kind: super::error::kind_of(status.as_u16()),
         status: status.as_u16(),
         message,
     }

@@ -2,14 +2,20 @@
 //! Engine API 1.51 (Docker 28.5), so that the `docker` CLI can manage
 //! bridgewall's networks, plus bridgewall's own client.
 //!
-//! - [`types`]: the JSON bodies, with Docker's field names.
-//! - [`engine`]: the [`engine::Engine`] trait the daemon implements, its
-//!   errors, and Docker's filter semantics.
+//! - [`types`], [`sandbox`]: the JSON bodies, with Docker's field names.
+//! - [`engine`]: the [`engine::Engine`] trait the daemon implements.
+//! - [`error`]: [`error::ApiError`], and domain error kinds → HTTP statuses.
+//! - [`filters`]: Docker's filter semantics; [`go_time`]: Go's time formats.
 //! - [`server`]: the routes, served over a Unix socket.
 //! - [`client`]: a client for that socket.
+//!
+//! API boundary: the only layer that knows HTTP; it holds no state.
 
 pub mod client;
 pub mod engine;
+pub mod error;
+pub mod filters;
+pub mod go_time;
 pub mod sandbox;
 pub mod server;
 pub mod types;

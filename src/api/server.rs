@@ -30,7 +30,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixListener;
 
-use super::engine::{ApiError, Engine, Filters, NETWORK_LIST_FILTERS};
+use super::engine::Engine;
+use super::error::ApiError;
+use super::filters::{Filters, NETWORK_LIST_FILTERS, filter_networks};
 use super::sandbox::SandboxCreateRequest;
 use super::types::{
     ComponentVersion, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
@@ -470,7 +472,7 @@ async fn list_networks(
 ) -> Result<Response, ApiError> {
     let filters = query.filters()?;
     filters.validate(NETWORK_LIST_FILTERS)?;
-    let mut networks = engine.list_networks(&filters).await?;
+    let mut networks = filter_networks(engine.list_networks().await?, &filters)?;
     if compare_versions(&version, "1.28").is_ge() {
         for network in &mut networks {
             network.containers.clear();
@@ -521,9 +523,8 @@ async fn prune_networks(
     query: Query,
 ) -> Result<Response, ApiError> {
     let filters = query.filters()?;
-    // Refuse bad keys and a bad `until` before the engine sees them.
-    filters.prune(SystemTime::now())?;
-    let report = engine.prune_networks(&filters).await?;
+    let predicate = filters.prune(SystemTime::now())?;
+    let report = engine.prune_networks(&predicate).await?;
     Ok(json_response(StatusCode::OK, &report))
 }
 

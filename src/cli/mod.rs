@@ -108,9 +108,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(FamilyArg::Ipv4) => &[Family::V4],
                 Some(FamilyArg::Ipv6) => &[Family::V6],
             };
-            let rulesets = preview::plan_compose(&compose_file, config.as_deref(), families)
+            let text = preview::plan_compose(&compose_file, config.as_deref(), families)
                 .map_err(|e| format!("bridgewall: {e}"))?;
-            print!("{}", preview::render(&rulesets));
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Apply {
@@ -118,9 +118,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             netns,
             compose_file,
         } => {
-            let n = preview::apply_compose(&compose_file, config.as_deref(), &netns)
+            let changed = preview::apply_compose(&compose_file, config.as_deref(), &netns)
                 .map_err(|e| format!("bridgewall: {e}"))?;
-            eprintln!("applied to {netns}: {n} of 2 families changed");
+            if changed {
+                eprintln!("applied to {netns}: rules changed");
+            } else {
+                eprintln!("applied to {netns}: already in place, nothing changed");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Daemon {

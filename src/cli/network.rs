@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::path_segment;
 use crate::api::client::Client;
-use crate::api::engine::Filters;
+use crate::api::filters::Filters;
 use crate::api::types::{
     EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource,

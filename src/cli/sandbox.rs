@@ -21,6 +21,7 @@ use crate::api::sandbox::{
     PortBindingResource, SandboxCreateRequest, SandboxCreateResponse, SandboxInspect,
     SandboxSummary, SandboxWaitResponse,
 };
+use crate::error::ErrorKind;
 
 /// The sandbox commands, at the top level as docker's container commands are.
 #[derive(Debug, PartialEq, Subcommand)]
@@ -430,7 +431,12 @@ async fn remove(client: &Client, sandboxes: &[String], force: bool) -> Result<Ex
             .await
         {
             Ok(()) => println!("{name}"),
-            Err(e @ ClientError::Daemon { status: 404, .. }) if force => eprintln!("{e}"),
+            Err(
+                e @ ClientError::Daemon {
+                    kind: ErrorKind::NotFound,
+                    ..
+                },
+            ) if force => eprintln!("{e}"),
             Err(e) => errors.push(e.to_string()),
         }
     }

@@ -1,14 +1,23 @@
-//! The firewall layer: the desired state's types, the rule model, and the
-//! pure planner that turns state into rules.
+//! The firewall layer, backend-neutral: the desired state's types, the
+//! interface that owns every transaction ([`Firewall`]), what a backend must
+//! do ([`FirewallBackend`]), the journal it records ownership in, and a
+//! recording stub backend for tests.
+//!
+//! API boundary: nothing here knows a rule syntax, a kernel interface,
+//! daemon.json or HTTP. Backends live in [`crate::backend`].
 
-pub mod firewaller;
-pub mod planner;
-pub mod rule;
-pub mod ruleset;
+pub mod backend;
+pub mod change;
+pub mod error;
+pub mod interface;
+pub mod journal;
+pub mod stub;
 pub mod types;
 
-pub use firewaller::{Backend, Firewall, FirewallError, Firewaller};
-pub use planner::{plan, plan_all};
-pub use rule::Rule;
-pub use ruleset::{Chain, Owner, Ruleset, Table, TableRules};
+pub use backend::{ApplyOutcome, BackendError, FirewallBackend, RenderedRules, Transaction};
+pub use change::Change;
+pub use error::FirewallError;
+pub use interface::Firewall;
+pub use journal::{FirewallJournal, JournalEntry, JournalError, JournalPhase, MemoryJournal};
+pub use stub::{Recorded, Recording, RecordingBackend};
 pub use types::*;

@@ -3,6 +3,7 @@
 //!
 //! - [`netns`]: network namespaces as files (`ip netns add/del` and
 //!   entering one, for the process or for one closure).
+//! - [`conntrack`]: deleting the conntrack entries of removed endpoints.
 //! - [`links`]: links, addresses and routes over rtnetlink, bound to one
 //!   namespace, and the configuration of a sandbox's interface.
 //! - [`sysctl`]: `/proc/sys` for the calling thread's namespace, with the
@@ -11,6 +12,7 @@
 //!
 //! Every failure is a [`HostError`] naming the operation and its object.
 
+pub mod conntrack;
 pub mod links;
 pub mod netns;
 pub mod sysctl;

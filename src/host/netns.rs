@@ -10,12 +10,18 @@
 //! exists, so that every thread it later starts inherits the namespace);
 //! [`in_netns`] runs a closure in a scoped thread that has entered a
 //! namespace, leaving the caller where it is.
+//!
+//! Programs (the firewall tools, `conntrack`) run inside a [`Netns`] through
+//! a [`NetnsRunner`]: they are started directly inside the target namespace
+//! (`setns` between fork and exec, [`exec_in`]), so one invocation is exactly
+//! one process, with no `ip netns exec` or `nsenter` wrapper.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use nix::errno::Errno;
@@ -242,6 +248,152 @@ pub fn exec_in(cmd: &mut std::process::Command, ns: File) {
     }
 }
 
+/// Why running a program in a namespace failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The namespace file could not be opened.
+    #[error("cannot open network namespace {path}: {source}")]
+    Netns {
+        /// The namespace file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A program could not be started or talked to.
+    #[error("cannot run {command}: {source}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A program exited with an error.
+    #[error("{command} failed ({status}): {stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed on standard error.
+        stderr: String,
+        /// What it was fed, if anything (a restore script).
+        input: Option<String>,
+    },
+}
+
+/// Runs a program with arguments and optional standard input, returning its
+/// standard output. Tests wrap it to count or inspect invocations.
+pub trait CommandRunner: Send + Sync {
+    /// Runs `program` with `args`, feeding `stdin` if given.
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, CommandError>;
+}
+
+/// The input line a restore error (`iptables-restore: line 11 failed`) is
+/// about.
+fn failed_line<'a>(stderr: &str, input: &'a str) -> Option<&'a str> {
+    let rest = &stderr[stderr.find("line ")? + 5..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let n: usize = digits.parse().ok()?;
+    input.lines().nth(n.checked_sub(1)?)
+}
+
+/// Where commands run: a network namespace file, or the caller's own
+/// namespace (for a daemon that has itself entered the namespace it manages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Netns {
+    /// The namespace of the calling process.
+    Current,
+    /// A namespace file, e.g. `/run/netns/NAME` or `/proc/PID/ns/net`.
+    Path(PathBuf),
+}
+
+impl Netns {
+    /// The namespace `ip netns` knows as `name` (`/run/netns/NAME`); the
+    /// name must be a plain file name.
+    pub fn named(name: &str) -> Result<Netns, HostError> {
+        named_netns_path(name).map(Netns::Path)
+    }
+}
+
+/// Runs commands inside a [`Netns`].
+#[derive(Debug, Clone)]
+pub struct NetnsRunner {
+    netns: Netns,
+}
+
+impl NetnsRunner {
+    /// A runner for `netns`.
+    pub fn new(netns: Netns) -> NetnsRunner {
+        NetnsRunner { netns }
+    }
+}
+
+impl CommandRunner for NetnsRunner {
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, CommandError> {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Opened before fork: the child only calls setns, which is safe
+        // between fork and exec.
+        let ns_file = match &self.netns {
+            Netns::Current => None,
+            Netns::Path(p) => Some(File::open(p).map_err(|e| CommandError::Netns {
+                path: p.clone(),
+                source: e,
+            })?),
+        };
+        if let Some(f) = ns_file {
+            exec_in(&mut cmd, f);
+        }
+        let describe = || format!("{program} {}", args.join(" "));
+        let mut child = cmd.spawn().map_err(|e| CommandError::Spawn {
+            command: describe(),
+            source: e,
+        })?;
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin was piped");
+            pipe.write_all(input.as_bytes())
+                .map_err(|e| CommandError::Spawn {
+                    command: describe(),
+                    source: e,
+                })?;
+        }
+        let out = child.wait_with_output().map_err(|e| CommandError::Spawn {
+            command: describe(),
+            source: e,
+        })?;
+        if !out.status.success() {
+            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if let Some(line) = stdin.and_then(|input| failed_line(&stderr, input)) {
+                stderr.push_str(&format!(" (the line: {line})"));
+            }
+            return Err(CommandError::Failed {
+                command: describe(),
+                status: out.status.to_string(),
+                stderr,
+                input: stdin.map(str::to_string),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +502,16 @@ mod tests {
         });
         let payload = caught.expect_err("panic resumed");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"inner"));
+    }
+
+    #[test]
+    fn restore_errors_point_at_their_input_line() {
+        let input = "*filter\n-X DOCKER\nCOMMIT\n";
+        assert_eq!(
+            failed_line("iptables-restore: line 2 failed: busy", input),
+            Some("-X DOCKER")
+        );
+        assert_eq!(failed_line("line 9 failed", input), None);
+        assert_eq!(failed_line("no line here", input), None);
     }
 }

@@ -277,12 +277,6 @@ impl FirewallBackend {
 /// Why a daemon config is refused, with Docker's wording where it has one.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    /// A valid Docker setting bridgewall does not implement: the nftables
-    /// firewall backend.
-    #[error(
-        "firewall-backend \"{0}\" is not supported: bridgewall programs iptables (set \"firewall-backend\": \"iptables\" or remove it)"
-    )]
-    UnsupportedBackend(&'static str),
     /// The file cannot be read.
     #[error("unable to configure the Docker daemon with file {path}: {op} {path}: {reason}", path = .path.display())]
     Read {
@@ -442,19 +436,12 @@ impl DaemonConfig {
         Ok(cfg)
     }
 
-    /// The config bridgewall runs with: `path` (Docker's defaults without
-    /// one), refused if it asks for a firewall backend other than iptables.
-    pub fn load_for_bridgewall(path: Option<&Path>) -> Result<DaemonConfig, ConfigError> {
-        let config = match path {
-            Some(p) => DaemonConfig::load(p)?,
-            None => DaemonConfig::default(),
-        };
-        if config.firewall_backend != FirewallBackend::Iptables {
-            return Err(ConfigError::UnsupportedBackend(
-                config.firewall_backend.as_str(),
-            ));
+    /// The config in `path`, or Docker's defaults without one.
+    pub fn load_or_default(path: Option<&Path>) -> Result<DaemonConfig, ConfigError> {
+        match path {
+            Some(p) => DaemonConfig::load(p),
+            None => Ok(DaemonConfig::default()),
         }
-        Ok(config)
     }
 
     /// Reads and validates a daemon.json file. Errors name the file, as
@@ -1361,23 +1348,6 @@ mod tests {
                  failed to decode configuration JSON at offset 8: encoding: invalid UTF-8",
                 path.display()
             )
-        );
-    }
-
-    #[test]
-    fn bridgewall_refuses_the_nftables_backend() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("daemon.json");
-        std::fs::write(&path, r#"{"firewall-backend": "nftables"}"#).unwrap();
-        assert_eq!(
-            DaemonConfig::load_for_bridgewall(Some(&path))
-                .unwrap_err()
-                .to_string(),
-            "firewall-backend \"nftables\" is not supported: bridgewall programs iptables (set \"firewall-backend\": \"iptables\" or remove it)"
-        );
-        assert_eq!(
-            DaemonConfig::load_for_bridgewall(None).unwrap(),
-            DaemonConfig::default()
         );
     }
 }

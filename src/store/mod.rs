@@ -66,9 +66,11 @@ pub enum StoreError {
     },
 }
 
-/// The store: one redb file, `bridgewall.redb`, in the data-root.
+/// The store: one redb file, `bridgewall.redb`, in the data-root. Clones
+/// share the database.
+#[derive(Clone)]
 pub struct Store {
-    db: Database,
+    db: std::sync::Arc<Database>,
     path: PathBuf,
 }
 
@@ -81,7 +83,10 @@ impl Store {
         })?;
         let path = data_root.join("bridgewall.redb");
         let db = Database::create(&path).map_err(|e| db_err(&path, e))?;
-        let store = Store { db, path };
+        let store = Store {
+            db: std::sync::Arc::new(db),
+            path,
+        };
         store.write(|_| Ok(()))?;
         Ok(store)
     }

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::types::{Family, Protocol};
+use crate::firewall::types::{Family, Protocol};
 
 /// A rule's matches and target, without its chain (`-A CHAIN` is added by the
 /// ruleset when printing).

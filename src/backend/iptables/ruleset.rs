@@ -9,7 +9,7 @@
 use std::fmt::{self, Write as _};
 
 use super::rule::Rule;
-use super::types::Family;
+use crate::firewall::types::Family;
 
 /// The iptables tables bridgewall programs, in the order they are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,93 +1,14 @@
-//! The iptables backend: reads the namespace's current rules with
-//! `iptables-save`, works out a change that brings bridgewall's part of them
-//! to the plan (whole owned chains, bridgewall's own rules in built-in
-//! chains), and applies it with a single `iptables-restore --noflush --wait`
-//! per family.
-//!
-//! It rewrites the chains bridgewall owns, touches only bridgewall's own rules
-//! in the built-in chains, creates `DOCKER-USER` when it is missing and never
-//! flushes or edits it. With nothing to change it runs no restore at all.
+//! The `iptables-restore --noflush` script that takes the kernel's rules to
+//! a plan: owned chains rewritten whole, bridgewall's own rules in built-in
+//! chains only, `DOCKER-USER` created when missing and never touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-
-use crate::firewall::planner::{DOCKER_USER, OWNED_CHAINS};
-use crate::firewall::{Family, FirewallConfig, FirewallState, Owner, Ruleset, Table, plan};
-
-use super::BackendError;
-use super::netns::CommandRunner;
-
-/// Which iptables binaries to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Variant {
-    /// `iptables`, whichever variant the machine's alternatives select.
-    #[default]
-    System,
-    /// `iptables-nft`.
-    Nft,
-    /// `iptables-legacy`.
-    Legacy,
-}
-
-impl Variant {
-    /// The `*-save` and `*-restore` programs for `family`.
-    pub fn programs(self, family: Family) -> (String, String) {
-        let base = family.iptables();
-        let suffix = match self {
-            Variant::System => "",
-            Variant::Nft => "-nft",
-            Variant::Legacy => "-legacy",
-        };
-        (
-            format!("{base}{suffix}-save"),
-            format!("{base}{suffix}-restore"),
-        )
-    }
-}
-
-/// One table as `iptables-save` printed it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SavedTable {
-    /// Rule specs (without `-A CHAIN`) per chain, in order; every chain of
-    /// the table has an entry.
-    pub rules: HashMap<String, Vec<String>>,
-    /// The policies of the built-in chains.
-    pub policies: HashMap<String, String>,
-}
-
-/// Parses `iptables-save` output into tables.
-pub fn parse_save(text: &str) -> HashMap<String, SavedTable> {
-    let mut tables: HashMap<String, SavedTable> = HashMap::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix('*') {
-            current = Some(name.to_string());
-            tables.entry(name.to_string()).or_default();
-        } else if let (Some(decl), Some(t)) = (line.strip_prefix(':'), &current) {
-            let mut words = decl.split_whitespace();
-            if let (Some(chain), Some(policy)) = (words.next(), words.next()) {
-                let table = tables.entry(t.clone()).or_default();
-                table.rules.entry(chain.to_string()).or_default();
-                if policy != "-" {
-                    table.policies.insert(chain.to_string(), policy.to_string());
-                }
-            }
-        } else if let (Some(rest), Some(t)) = (line.strip_prefix("-A "), &current)
-            && let Some((chain, spec)) = rest.split_once(' ')
-        {
-            tables
-                .entry(t.clone())
-                .or_default()
-                .rules
-                .entry(chain.to_string())
-                .or_default()
-                .push(spec.to_string());
-        }
-    }
-    tables
-}
+use super::owned::OwnedRules;
+use super::planner::{DOCKER_USER, OWNED_CHAINS};
+use super::ruleset::{Owner, Ruleset};
+use super::save::SavedTable;
 
 /// The chain a rule spec jumps or goes to (`-j X` / `-g X`), if any.
 fn jump_target(spec: &str) -> Option<&str> {
@@ -98,60 +19,6 @@ fn jump_target(spec: &str) -> Option<&str> {
 
 fn is_bridgewall_chain(name: &str) -> bool {
     name == DOCKER_USER || OWNED_CHAINS.iter().any(|(_, c)| *c == name)
-}
-
-/// bridgewall's rules in the built-in chains as last applied, by
-/// `table/chain`: the rules it may remove there even once they are no longer
-/// planned. Kept by the caller between runs (the daemon's store, or a file
-/// per namespace for `bridgewall apply`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnedRules(BTreeMap<String, BTreeSet<String>>);
-
-impl OwnedRules {
-    /// The built-in-chain rules of `ruleset`.
-    pub fn of(ruleset: &Ruleset) -> OwnedRules {
-        let mut owned = OwnedRules::default();
-        owned.add(ruleset);
-        owned
-    }
-
-    /// Adds the built-in-chain rules of `ruleset`.
-    pub fn add(&mut self, ruleset: &Ruleset) {
-        for t in &ruleset.tables {
-            for c in t.chains.iter().filter(|c| c.owner == Owner::Shared) {
-                let set = self
-                    .0
-                    .entry(format!("{}/{}", t.table.name(), c.name))
-                    .or_default();
-                set.extend(c.rules.iter().map(|r| r.to_string()));
-            }
-        }
-    }
-
-    /// The jumps into bridgewall's chains that any run may have left in the
-    /// built-in chains (with or without hairpin NAT, with `DOCKER-USER`):
-    /// always bridgewall's, even with no history.
-    pub fn base(family: Family) -> OwnedRules {
-        let mut owned = OwnedRules::default();
-        for hairpin in [false, true] {
-            let state = FirewallState {
-                config: FirewallConfig {
-                    hairpin,
-                    ..FirewallConfig::default()
-                },
-                daemon_level: true,
-                ..FirewallState::default()
-            };
-            owned.add(&plan(&state, family));
-        }
-        owned
-    }
-
-    fn contains(&self, table: Table, chain: &str, spec: &str) -> bool {
-        self.0
-            .get(&format!("{}/{chain}", table.name()))
-            .is_some_and(|s| s.contains(spec))
-    }
 }
 
 /// Works out the `iptables-restore --noflush` input that takes the current
@@ -279,84 +146,12 @@ pub fn restore_script(
     (!script.is_empty()).then_some(script)
 }
 
-/// What an apply did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplyReport {
-    /// The restore input that was applied, or `None` when nothing changed.
-    pub script: Option<String>,
-}
-
-/// Applies planned rulesets to one network namespace with iptables.
-pub struct IptablesBackend {
-    runner: Box<dyn CommandRunner>,
-    variant: Variant,
-    owned: HashMap<Family, OwnedRules>,
-}
-
-impl IptablesBackend {
-    /// A backend running its commands through `runner`.
-    pub fn new(runner: Box<dyn CommandRunner>, variant: Variant) -> IptablesBackend {
-        IptablesBackend {
-            runner,
-            variant,
-            owned: HashMap::new(),
-        }
-    }
-
-    /// Tells the backend which built-in-chain rules of `family` it applied
-    /// before (e.g. in an earlier run), so that it can remove them.
-    pub fn set_owned(&mut self, family: Family, owned: OwnedRules) {
-        self.owned.insert(family, owned);
-    }
-
-    /// The built-in-chain rules of `family` bridgewall may own now: to be
-    /// kept by the caller for the next run.
-    pub fn owned(&self, family: Family) -> OwnedRules {
-        self.owned.get(&family).cloned().unwrap_or_default()
-    }
-
-    /// Reads the namespace's current rules of `family`.
-    pub fn save(&self, family: Family) -> Result<String, BackendError> {
-        let (save, _) = self.variant.programs(family);
-        self.runner.run(&save, &[], None)
-    }
-
-    /// Brings the namespace's rules of `desired.family` to `desired`, in one
-    /// `iptables-restore --noflush --wait` run, or none when nothing differs.
-    pub fn apply(&mut self, desired: &Ruleset) -> Result<ApplyReport, BackendError> {
-        let family = desired.family;
-        let current = parse_save(&self.save(family)?);
-        let owned = self.owned.entry(family).or_default();
-        let script = restore_script(&current, desired, owned);
-        if let Some(input) = &script {
-            let (_, restore) = self.variant.programs(family);
-            tracing::debug!(%family, "applying:\n{input}");
-            if let Err(e) = self
-                .runner
-                .run(&restore, &["--noflush", "--wait"], Some(input))
-            {
-                // Some tables may have been committed (iptables-legacy commits
-                // table by table): the planned rules may be in place too.
-                owned.add(desired);
-                return Err(e);
-            }
-        }
-        *owned = OwnedRules::of(desired);
-        Ok(ApplyReport { script })
-    }
-}
-
-impl crate::firewall::Backend for IptablesBackend {
-    type Error = BackendError;
-
-    fn apply(&mut self, ruleset: &Ruleset) -> Result<bool, BackendError> {
-        IptablesBackend::apply(self, ruleset).map(|r| r.script.is_some())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::iptables::planner::plan;
+    use crate::backend::iptables::save::parse_save;
+    use crate::firewall::{Family, FirewallConfig, FirewallState};
 
     fn saved(text: &str) -> HashMap<String, SavedTable> {
         parse_save(text)
@@ -364,19 +159,6 @@ mod tests {
 
     fn none() -> OwnedRules {
         OwnedRules::default()
-    }
-
-    #[test]
-    fn parses_chains_and_rules() {
-        let t = saved(
-            "*filter\n:INPUT ACCEPT [0:0]\n:DOCKER - [0:0]\n-A DOCKER -o br0 -j DROP\nCOMMIT\n",
-        );
-        let f = &t["filter"];
-        assert_eq!(f.rules["DOCKER"], ["-o br0 -j DROP"]);
-        assert!(f.rules["INPUT"].is_empty());
-        assert_eq!(f.rules.len(), 2);
-        assert_eq!(f.policies["INPUT"], "ACCEPT");
-        assert!(!f.policies.contains_key("DOCKER"));
     }
 
     #[test]

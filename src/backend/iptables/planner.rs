@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use super::rule::Rule;
 use super::ruleset::{Owner, Ruleset, Table};
-use super::types::{
+use crate::firewall::types::{
     Family, FamilyConfig, FirewallEndpoint, FirewallState, NetworkConfig, PortBinding,
 };
 

@@ -1,0 +1,184 @@
+//! The iptables backend: renders the firewall state with Docker 28.5's
+//! layout (the planner), reads the namespace's current rules with
+//! `iptables-save`, and applies the difference with a single
+//! `iptables-restore --noflush --wait` per family, or none when nothing
+//! differs.
+//!
+//! It rewrites the chains bridgewall owns, touches only bridgewall's own rules
+//! in the built-in chains, creates `DOCKER-USER` when it is missing and never
+//! flushes or edits it.
+
+use std::collections::HashMap;
+
+use crate::firewall::{
+    ApplyOutcome, BackendError, Change, Family, FirewallBackend, FirewallState, RenderedRules,
+    Transaction,
+};
+use crate::host::netns::{CommandError, CommandRunner};
+
+use super::owned::OwnedRules;
+use super::planner::plan;
+use super::restore::restore_script;
+use super::ruleset::Ruleset;
+use super::save::parse_save;
+
+/// Which iptables binaries to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// `iptables`, whichever variant the machine's alternatives select.
+    #[default]
+    System,
+    /// `iptables-nft`.
+    Nft,
+    /// `iptables-legacy`.
+    Legacy,
+}
+
+impl Variant {
+    /// The `*-save` and `*-restore` programs for `family`.
+    pub fn programs(self, family: Family) -> (String, String) {
+        let base = family.iptables();
+        let suffix = match self {
+            Variant::System => "",
+            Variant::Nft => "-nft",
+            Variant::Legacy => "-legacy",
+        };
+        (
+            format!("{base}{suffix}-save"),
+            format!("{base}{suffix}-restore"),
+        )
+    }
+}
+
+/// Programs one network namespace with iptables and ip6tables.
+pub struct IptablesBackend {
+    runner: Box<dyn CommandRunner>,
+    variant: Variant,
+    families: Vec<Family>,
+    /// Per family, the built-in-chain rules bridgewall may own.
+    owned: HashMap<Family, OwnedRules>,
+    /// Per family, the ruleset last applied successfully: what the kernel
+    /// should still hold, to tell drift from change.
+    last: HashMap<Family, Ruleset>,
+}
+
+impl IptablesBackend {
+    /// A backend for both families, running its commands through `runner`.
+    pub fn new(runner: Box<dyn CommandRunner>, variant: Variant) -> IptablesBackend {
+        IptablesBackend {
+            runner,
+            variant,
+            families: Family::ALL.to_vec(),
+            owned: HashMap::new(),
+            last: HashMap::new(),
+        }
+    }
+
+    /// The same backend, programming `family` only (the other family's
+    /// rules are neither read nor written).
+    pub fn only(mut self, family: Family) -> IptablesBackend {
+        self.families = vec![family];
+        self
+    }
+
+    /// The iptables variant it runs.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// Reads the namespace's current rules of `family`.
+    pub fn save(&self, family: Family) -> Result<String, CommandError> {
+        let (save, _) = self.variant.programs(family);
+        self.runner.run(&save, &[], None)
+    }
+
+    /// Brings the rules of `desired.family` to `desired`; returns whether it
+    /// changed anything and whether the kernel had drifted first.
+    fn apply_family(
+        &mut self,
+        desired: Ruleset,
+        whole: bool,
+    ) -> Result<ApplyOutcome, CommandError> {
+        let family = desired.family;
+        let current = parse_save(&self.save(family)?);
+        let owned = self.owned.entry(family).or_default();
+        let script = restore_script(&current, &desired, owned);
+        let drift = match self.last.get(&family) {
+            Some(last) if *last == desired => script.is_some(),
+            Some(last) => restore_script(&current, last, owned).is_some(),
+            // Nothing applied yet in this run: at a reapply the desired
+            // state is what should be there already.
+            None => whole && script.is_some(),
+        };
+        if let Some(input) = &script {
+            let (_, restore) = self.variant.programs(family);
+            tracing::debug!(%family, "applying:\n{input}");
+            if let Err(e) = self
+                .runner
+                .run(&restore, &["--noflush", "--wait"], Some(input))
+            {
+                // Some tables may have been committed (iptables-legacy commits
+                // table by table): the planned rules may be in place too.
+                owned.add(&desired);
+                self.last.remove(&family);
+                return Err(e);
+            }
+        }
+        *owned = OwnedRules::of(&desired);
+        self.last.insert(family, desired);
+        Ok(ApplyOutcome {
+            changed: script.is_some(),
+            drift,
+        })
+    }
+}
+
+fn failure(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+    BackendError {
+        backend: "iptables",
+        source: Box::new(e),
+    }
+}
+
+impl FirewallBackend for IptablesBackend {
+    fn name(&self) -> &'static str {
+        "iptables"
+    }
+
+    fn render(&self, state: &FirewallState, family: Family) -> RenderedRules {
+        RenderedRules {
+            title: format!("{family} ({}-save)", family.iptables()),
+            text: plan(state, family).to_save_text(),
+        }
+    }
+
+    fn adopt(&mut self, record: serde_json::Value) -> Result<(), BackendError> {
+        self.owned = serde_json::from_value(record).map_err(failure)?;
+        Ok(())
+    }
+
+    fn ownership(&self) -> serde_json::Value {
+        serde_json::to_value(&self.owned).expect("rule sets always serialise")
+    }
+
+    fn ownership_after(&self, next: &FirewallState) -> serde_json::Value {
+        let mut owned = self.owned.clone();
+        for &family in &self.families {
+            owned.entry(family).or_default().add(&plan(next, family));
+        }
+        serde_json::to_value(&owned).expect("rule sets always serialise")
+    }
+
+    fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
+        let whole = matches!(txn.change, Change::Reapply);
+        let mut outcome = ApplyOutcome::default();
+        for family in self.families.clone() {
+            let one = self
+                .apply_family(plan(txn.next, family), whole)
+                .map_err(failure)?;
+            outcome.changed |= one.changed;
+            outcome.drift |= one.drift;
+        }
+        Ok(outcome)
+    }
+}

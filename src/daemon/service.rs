@@ -1,0 +1,126 @@
+//! Running the daemon as a service: the namespace it lives in, the API
+//! socket, and the one place where outside events arrive (signals now;
+//! firewalld and drift notifications are to come here too).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::api::DEFAULT_SOCKET_MODE;
+use crate::api::engine::Engine;
+use crate::api::server::{bind_unix_socket, serve};
+use crate::host::netns;
+use crate::model::daemon_config::DaemonConfig;
+use crate::store::Store;
+
+use super::core::{Daemon, DaemonPaths};
+use super::error::DaemonError;
+
+/// Default data-root: the store lives here.
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/bridgewall";
+/// Default exec-root: runtime files (sandbox namespaces, ...).
+pub const DEFAULT_EXEC_ROOT: &str = "/run/bridgewall";
+
+/// How the daemon is started (`bridgewall daemon` flags).
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// daemon.json; Docker's defaults without it.
+    pub config_file: Option<PathBuf>,
+    /// Where the store lives.
+    pub data_root: PathBuf,
+    /// Where runtime files live.
+    pub exec_root: PathBuf,
+    /// The API socket.
+    pub socket: PathBuf,
+    /// The network namespace to run in (created when missing).
+    pub netns: Option<String>,
+}
+
+fn load_config(opts: &DaemonOptions) -> Result<DaemonConfig, DaemonError> {
+    Ok(DaemonConfig::load_or_default(opts.config_file.as_deref())?)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
+    // setns moves only the calling thread, and threads started later inherit
+    // its namespace: enter it before the runtime starts any thread.
+    if let Some(name) = &opts.netns {
+        let path = netns::named_netns_path(name)?;
+        if !netns::netns_exists(&path) {
+            netns::create_netns(&path)?;
+        }
+        netns::enter_netns(&path)?;
+        tracing::info!(netns = %name, "running in network namespace");
+    }
+    let config = load_config(&opts)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Io {
+            what: "start the runtime".into(),
+            source: e,
+        })?;
+    runtime.block_on(serve_until_stopped(opts, config))
+}
+
+async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Result<(), DaemonError> {
+    let io = |what: String| move |e: std::io::Error| DaemonError::Io { what, source: e };
+    std::fs::create_dir_all(&opts.exec_root)
+        .map_err(io(format!("create exec-root {}", opts.exec_root.display())))?;
+    let store = Store::open(&opts.data_root)?;
+    let paths = DaemonPaths {
+        data_root: opts.data_root.clone(),
+        exec_root: opts.exec_root.clone(),
+    };
+    let daemon = Daemon::start(config, paths, store).await?;
+    let listener = bind_unix_socket(&opts.socket, DEFAULT_SOCKET_MODE)
+        .map_err(io(format!("listen on {}", opts.socket.display())))?;
+    let mut term = signal(SignalKind::terminate()).map_err(io("SIGTERM handler".into()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler".into()))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(io("SIGHUP handler".into()))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let engine: Arc<dyn Engine> = daemon.clone();
+    let server = tokio::spawn(serve(listener, engine, async {
+        let _ = stop_rx.await;
+    }));
+    tracing::info!(socket = %opts.socket.display(), "API listening");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&opts, &daemon).await,
+        }
+    }
+    tracing::info!("stopping");
+    let _ = stop_tx.send(());
+    // Graceful shutdown waits for open requests; a `wait` on a sandbox can
+    // last as long as its process: give them a moment, then stop anyway.
+    if tokio::time::timeout(std::time::Duration::from_secs(3), server)
+        .await
+        .is_err()
+    {
+        tracing::info!("requests still open: closing them");
+    }
+    let _ = std::fs::remove_file(&opts.socket);
+    Ok(())
+}
+
+/// SIGHUP: the config file is read and checked again (Docker reloads none of
+/// the bridge-networking keys live: a change is reported and takes effect at
+/// the next start), and the firewall is re-applied, repairing rules someone
+/// flushed.
+async fn reload(opts: &DaemonOptions, daemon: &Daemon) {
+    match load_config(opts) {
+        Ok(new) if &new != daemon.config() => {
+            tracing::warn!(
+                "daemon config changed: bridge networking settings take effect at the next start"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("reload: {e}"),
+    }
+    if let Err(e) = daemon.reapply().await {
+        tracing::error!("reload: re-applying the firewall: {e}");
+    }
+}

@@ -1,0 +1,536 @@
+//! The firewall interface, in the spirit of Docker's `Firewaller`: callers
+//! (the daemon, `bridgewall apply`, later the CNI front end and the drift
+//! watcher) hand it desired-state changes and nothing else. It owns the whole
+//! transaction: it records the intent in its journal, has the backend apply
+//! the new state, records the outcome, and rolls a failed addition back.
+//!
+//! Architecture invariant: this is the only caller of a [`FirewallBackend`];
+//! it knows no rule syntax and no kernel interface.
+
+use super::backend::{ApplyOutcome, FirewallBackend, RenderedRules, Transaction};
+use super::change::Change;
+use super::error::FirewallError;
+use super::journal::{FirewallJournal, JournalEntry, JournalPhase};
+use super::types::{Family, FirewallConfig, FirewallEndpoint, FirewallState, NetworkConfig};
+
+/// The desired firewall state and the backend that programs it.
+pub struct Firewall {
+    state: FirewallState,
+    /// The endpoints' IDs, in the order of `state.endpoints`.
+    ids: Vec<String>,
+    backend: Box<dyn FirewallBackend>,
+    journal: Box<dyn FirewallJournal>,
+}
+
+impl Firewall {
+    /// A firewall with no networks, applying through `backend` and recording
+    /// in `journal`. The backend takes back what the journal says it owned
+    /// in an earlier run; nothing is applied until a change or
+    /// [`Firewall::reapply`].
+    pub fn open(
+        config: FirewallConfig,
+        daemon_level: bool,
+        mut backend: Box<dyn FirewallBackend>,
+        journal: Box<dyn FirewallJournal>,
+    ) -> Result<Firewall, FirewallError> {
+        match journal.load()? {
+            Some(entry) if entry.backend == backend.name() => backend.adopt(entry.ownership)?,
+            Some(entry) => tracing::warn!(
+                recorded = %entry.backend,
+                backend = backend.name(),
+                "the firewall journal is another backend's: its rules are not known to this one"
+            ),
+            None => {}
+        }
+        Ok(Firewall {
+            state: FirewallState {
+                config,
+                daemon_level,
+                ..FirewallState::default()
+            },
+            ids: Vec::new(),
+            backend,
+            journal,
+        })
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// The desired state as it stands.
+    pub fn state(&self) -> &FirewallState {
+        &self.state
+    }
+
+    /// The rules of `family` that the backend would program for `state`
+    /// (pure: nothing is applied).
+    pub fn render(&self, state: &FirewallState, family: Family) -> RenderedRules {
+        self.backend.render(state, family)
+    }
+
+    /// Whether the endpoint `id` is in the desired state.
+    pub fn has_endpoint(&self, id: &str) -> bool {
+        self.ids.iter().any(|i| i == id)
+    }
+
+    /// Sets the FORWARD policy of `family` to DROP from the next apply on
+    /// (the daemon enabled forwarding itself). It is never set back.
+    pub fn drop_forward(&mut self, family: Family) {
+        if !self.state.drop_forward.contains(&family) {
+            self.state.drop_forward.push(family);
+        }
+    }
+
+    /// Replaces the desired networks and endpoints without applying (a
+    /// daemon restoring its state); [`Firewall::reapply`] applies them.
+    pub fn load(
+        &mut self,
+        networks: Vec<NetworkConfig>,
+        endpoints: Vec<(String, FirewallEndpoint)>,
+    ) {
+        self.state.networks = networks;
+        (self.ids, self.state.endpoints) = endpoints.into_iter().unzip();
+    }
+
+    /// Applies the whole state again (at start, after a firewall reload or
+    /// a flush by someone else); the outcome tells whether rules had drifted.
+    pub fn reapply(&mut self) -> Result<ApplyOutcome, FirewallError> {
+        let next = self.state.clone();
+        let ids = self.ids.clone();
+        self.transact(Change::Reapply, next, ids, false)
+    }
+
+    /// Makes `state` the whole desired state (`bridgewall apply`), its
+    /// endpoints named by position.
+    pub fn replace(&mut self, state: FirewallState) -> Result<ApplyOutcome, FirewallError> {
+        let ids = (0..state.endpoints.len())
+            .map(|i| format!("endpoint-{i}"))
+            .collect();
+        self.transact(Change::Replace, state, ids, false)
+    }
+
+    /// A network was created.
+    pub fn add_network(&mut self, net: NetworkConfig) -> Result<ApplyOutcome, FirewallError> {
+        if self.network(&net.if_name).is_some() {
+            return Err(FirewallError::DuplicateNetwork(net.if_name));
+        }
+        let mut next = self.state.clone();
+        let change = Change::AddNetwork(net.if_name.clone());
+        next.networks.push(net);
+        let ids = self.ids.clone();
+        self.transact(change, next, ids, false)
+    }
+
+    /// A network with no endpoints left was removed.
+    pub fn remove_network(&mut self, if_name: &str) -> Result<ApplyOutcome, FirewallError> {
+        let pos = self
+            .network(if_name)
+            .ok_or_else(|| FirewallError::UnknownNetwork(if_name.to_string()))?;
+        if self.state.endpoints.iter().any(|e| e.network == if_name) {
+            return Err(FirewallError::NetworkInUse(if_name.to_string()));
+        }
+        let mut next = self.state.clone();
+        next.networks.remove(pos);
+        let ids = self.ids.clone();
+        self.transact(Change::RemoveNetwork(if_name.to_string()), next, ids, true)
+    }
+
+    /// Endpoints joined their networks, each with its port bindings: a
+    /// sandbox's start (all its endpoints) or a connect is one transaction.
+    pub fn add_endpoints(
+        &mut self,
+        endpoints: Vec<(String, FirewallEndpoint)>,
+    ) -> Result<ApplyOutcome, FirewallError> {
+        for (i, (id, ep)) in endpoints.iter().enumerate() {
+            if self.network(&ep.network).is_none() {
+                return Err(FirewallError::UnknownNetwork(ep.network.clone()));
+            }
+            if self.ids.contains(id) || endpoints[..i].iter().any(|(other, _)| other == id) {
+                return Err(FirewallError::DuplicateEndpoint(id.clone()));
+            }
+        }
+        let mut next = self.state.clone();
+        let mut ids = self.ids.clone();
+        let change = Change::AddEndpoints(endpoints.iter().map(|(id, _)| id.clone()).collect());
+        for (id, ep) in endpoints {
+            ids.push(id);
+            next.endpoints.push(ep);
+        }
+        self.transact(change, next, ids, false)
+    }
+
+    /// Endpoints left their networks (their port bindings go with them).
+    /// Unknown IDs are an error and nothing is removed.
+    pub fn remove_endpoints(&mut self, ids: &[String]) -> Result<ApplyOutcome, FirewallError> {
+        if let Some(unknown) = ids.iter().find(|id| !self.ids.contains(id)) {
+            return Err(FirewallError::UnknownEndpoint(unknown.clone()));
+        }
+        let mut next = self.state.clone();
+        let mut next_ids = Vec::new();
+        next.endpoints.clear();
+        for (id, ep) in self.ids.iter().zip(&self.state.endpoints) {
+            if !ids.contains(id) {
+                next_ids.push(id.clone());
+                next.endpoints.push(ep.clone());
+            }
+        }
+        self.transact(Change::RemoveEndpoints(ids.to_vec()), next, next_ids, true)
+    }
+
+    fn network(&self, if_name: &str) -> Option<usize> {
+        self.state
+            .networks
+            .iter()
+            .position(|n| n.if_name == if_name)
+    }
+
+    fn record(
+        &mut self,
+        phase: JournalPhase,
+        ownership: serde_json::Value,
+    ) -> Result<(), FirewallError> {
+        let entry = JournalEntry {
+            backend: self.backend.name().to_string(),
+            phase,
+            ownership,
+        };
+        Ok(self.journal.save(&entry)?)
+    }
+
+    /// One transaction: intent recorded, `next` applied, outcome recorded.
+    /// If the apply fails, an addition is rolled back (in memory and, best
+    /// effort, in the kernel); a removal stays in the desired state (what is
+    /// removed must not come back) and the next apply retries it.
+    fn transact(
+        &mut self,
+        change: Change,
+        next: FirewallState,
+        next_ids: Vec<String>,
+        removal: bool,
+    ) -> Result<ApplyOutcome, FirewallError> {
+        // Failing here changes nothing at all.
+        let intent = self.backend.ownership_after(&next);
+        self.record(JournalPhase::Intent, intent)?;
+        let applied = self.backend.apply(&Transaction {
+            change: &change,
+            previous: &self.state,
+            next: &next,
+        });
+        let result = match applied {
+            Ok(outcome) => {
+                if outcome.drift {
+                    tracing::warn!(
+                        backend = self.backend.name(),
+                        "rules bridgewall owns had been changed by something else: repaired"
+                    );
+                }
+                self.state = next;
+                self.ids = next_ids;
+                Ok(outcome)
+            }
+            Err(e) if removal => {
+                self.state = next;
+                self.ids = next_ids;
+                Err(e.into())
+            }
+            Err(e) => {
+                let back = self.backend.apply(&Transaction {
+                    change: &Change::Reapply,
+                    previous: &next,
+                    next: &self.state,
+                });
+                if let Err(again) = back {
+                    tracing::warn!("rolling the firewall back: {again}");
+                }
+                Err(e.into())
+            }
+        };
+        // The intent recorded above covers what the backend owns now, so a
+        // failure to record the outcome loses nothing: it is only logged.
+        let ownership = self.backend.ownership();
+        if let Err(e) = self.record(JournalPhase::Outcome, ownership) {
+            tracing::warn!("{e}");
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::firewall::journal::MemoryJournal;
+    use crate::firewall::stub::{Recorded, Recording, RecordingBackend};
+    use crate::firewall::types::{EndpointAddrs, FamilyConfig, GatewayMode, PortBinding, Protocol};
+
+    fn net(bridge: &str, prefix: &str) -> NetworkConfig {
+        NetworkConfig {
+            if_name: bridge.into(),
+            internal: false,
+            icc: true,
+            masquerade: true,
+            trusted_host_interfaces: vec![],
+            v4: Some(FamilyConfig {
+                prefix: prefix.parse().unwrap(),
+                host_ip: None,
+                gateway_mode: GatewayMode::Nat,
+            }),
+            v6: None,
+        }
+    }
+
+    fn endpoint(bridge: &str, addr: &str, ports: &[(u16, u16)]) -> FirewallEndpoint {
+        let ip: std::net::Ipv4Addr = addr.parse().unwrap();
+        FirewallEndpoint {
+            network: bridge.into(),
+            addrs: EndpointAddrs {
+                v4: Some(ip),
+                v6: None,
+            },
+            bindings: ports
+                .iter()
+                .map(|&(host, container)| PortBinding {
+                    proto: Protocol::Tcp,
+                    container_ip: ip.into(),
+                    container_port: container,
+                    host_ip: "0.0.0.0".parse().unwrap(),
+                    host_port: host,
+                })
+                .collect(),
+        }
+    }
+
+    fn firewall() -> (Firewall, Recording, MemoryJournal) {
+        let (backend, recording) = RecordingBackend::new();
+        let journal = MemoryJournal::default();
+        let fw = Firewall::open(
+            FirewallConfig::default(),
+            true,
+            Box::new(backend),
+            Box::new(journal.clone()),
+        )
+        .unwrap();
+        (fw, recording, journal)
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The transactions a daemon's life makes: network create, sandbox run
+    /// with ports, connect, disconnect, rm, network rm, reapply.
+    #[test]
+    fn a_scripted_sequence_is_one_recorded_transaction_per_change() {
+        let (mut fw, rec, journal) = firewall();
+        fw.add_network(net("br-front", "192.0.2.0/24")).unwrap();
+        fw.add_network(net("br-back", "198.51.100.0/24")).unwrap();
+        // `run -p 8080:80 -p 8443:443` on front: one transaction.
+        fw.add_endpoints(vec![(
+            "ep1".into(),
+            endpoint("br-front", "192.0.2.2", &[(8080, 80), (8443, 443)]),
+        )])
+        .unwrap();
+        // `network connect back`.
+        fw.add_endpoints(vec![(
+            "ep2".into(),
+            endpoint("br-back", "198.51.100.2", &[]),
+        )])
+        .unwrap();
+        // `network disconnect back`.
+        fw.remove_endpoints(&ids(&["ep2"])).unwrap();
+        // `rm -f`: its remaining endpoints, with their ports.
+        fw.remove_endpoints(&ids(&["ep1"])).unwrap();
+        fw.remove_network("br-back").unwrap();
+        let outcome = fw.reapply().unwrap();
+        assert_eq!(
+            outcome,
+            ApplyOutcome::default(),
+            "a reapply changes nothing"
+        );
+
+        let front = "br-front 192.0.2.2".to_string();
+        let back = "br-back 198.51.100.2".to_string();
+        let ports = vec![
+            "tcp 0.0.0.0:8080->192.0.2.2:80".to_string(),
+            "tcp 0.0.0.0:8443->192.0.2.2:443".to_string(),
+        ];
+        let both = ids(&["br-front", "br-back"]);
+        let t = |change, networks: &Vec<String>, endpoints: Vec<String>, bindings: Vec<String>| {
+            Recorded {
+                change,
+                networks: networks.clone(),
+                endpoints,
+                bindings,
+            }
+        };
+        assert_eq!(
+            rec.transactions(),
+            vec![
+                t(
+                    Change::AddNetwork("br-front".into()),
+                    &ids(&["br-front"]),
+                    vec![],
+                    vec![]
+                ),
+                t(Change::AddNetwork("br-back".into()), &both, vec![], vec![]),
+                t(
+                    Change::AddEndpoints(ids(&["ep1"])),
+                    &both,
+                    vec![front.clone()],
+                    ports.clone()
+                ),
+                t(
+                    Change::AddEndpoints(ids(&["ep2"])),
+                    &both,
+                    vec![front.clone(), back],
+                    ports.clone()
+                ),
+                t(
+                    Change::RemoveEndpoints(ids(&["ep2"])),
+                    &both,
+                    vec![front],
+                    ports
+                ),
+                t(
+                    Change::RemoveEndpoints(ids(&["ep1"])),
+                    &both,
+                    vec![],
+                    vec![]
+                ),
+                t(
+                    Change::RemoveNetwork("br-back".into()),
+                    &ids(&["br-front"]),
+                    vec![],
+                    vec![]
+                ),
+                t(Change::Reapply, &ids(&["br-front"]), vec![], vec![]),
+            ]
+        );
+        // Around every transaction: the intent (what may be owned once it
+        // is applied), then the outcome.
+        let entries = journal.entries();
+        assert_eq!(entries.len(), 2 * 8);
+        for (i, pair) in entries.chunks(2).enumerate() {
+            assert_eq!(pair[0].phase, JournalPhase::Intent, "transaction {i}");
+            assert_eq!(pair[1].phase, JournalPhase::Outcome, "transaction {i}");
+            assert!(pair.iter().all(|e| e.backend == "stub"));
+        }
+        // Removing br-back: the intent still covers it, the outcome does not.
+        assert_eq!(
+            entries[12].ownership,
+            serde_json::json!(["br-back", "br-front"])
+        );
+        assert_eq!(entries[13].ownership, serde_json::json!(["br-front"]));
+    }
+
+    #[test]
+    fn bad_calls_are_refused_without_a_transaction() {
+        let (mut fw, rec, journal) = firewall();
+        fw.add_network(net("br0", "192.0.2.0/24")).unwrap();
+        assert!(matches!(
+            fw.add_network(net("br0", "192.0.2.0/24")),
+            Err(FirewallError::DuplicateNetwork(_))
+        ));
+        assert!(matches!(
+            fw.add_endpoints(vec![("e".into(), endpoint("nope", "192.0.2.2", &[]))]),
+            Err(FirewallError::UnknownNetwork(_))
+        ));
+        let twice = vec![
+            ("e".into(), endpoint("br0", "192.0.2.2", &[])),
+            ("e".into(), endpoint("br0", "192.0.2.3", &[])),
+        ];
+        assert!(matches!(
+            fw.add_endpoints(twice),
+            Err(FirewallError::DuplicateEndpoint(_))
+        ));
+        assert!(matches!(
+            fw.remove_endpoints(&ids(&["e"])),
+            Err(FirewallError::UnknownEndpoint(_))
+        ));
+        fw.add_endpoints(vec![("e".into(), endpoint("br0", "192.0.2.2", &[]))])
+            .unwrap();
+        assert!(matches!(
+            fw.remove_network("br0"),
+            Err(FirewallError::NetworkInUse(_))
+        ));
+        assert!(matches!(
+            fw.remove_network("br9"),
+            Err(FirewallError::UnknownNetwork(_))
+        ));
+        assert_eq!(rec.transactions().len(), 2);
+        assert_eq!(journal.entries().len(), 4);
+    }
+
+    #[test]
+    fn a_failed_apply_rolls_an_addition_back_but_not_a_removal() {
+        let (mut fw, rec, journal) = firewall();
+        rec.fail_next(1);
+        assert!(matches!(
+            fw.add_network(net("br0", "192.0.2.0/24")),
+            Err(FirewallError::Backend(_))
+        ));
+        assert!(fw.state().networks.is_empty());
+        // The failed apply, then the rollback to the state before it.
+        let t = rec.transactions();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].change, Change::Reapply);
+        assert!(t[1].networks.is_empty());
+        // The intent was recorded before the apply.
+        assert_eq!(journal.entries()[0].phase, JournalPhase::Intent);
+        assert_eq!(journal.entries()[0].ownership, serde_json::json!(["br0"]));
+
+        fw.add_network(net("br0", "192.0.2.0/24")).unwrap();
+        rec.fail_next(1);
+        assert!(fw.remove_network("br0").is_err());
+        assert!(fw.state().networks.is_empty(), "a removal is not undone");
+        // The next apply retries it.
+        fw.reapply().unwrap();
+        assert!(rec.transactions().last().unwrap().networks.is_empty());
+    }
+
+    #[test]
+    fn a_start_adopts_what_the_journal_says_the_backend_owned() {
+        let (backend, _) = RecordingBackend::new();
+        let mut journal = MemoryJournal::default();
+        journal
+            .save(&JournalEntry {
+                backend: "stub".into(),
+                phase: JournalPhase::Intent,
+                ownership: serde_json::json!(["br-old"]),
+            })
+            .unwrap();
+        let mut fw = Firewall::open(
+            FirewallConfig::default(),
+            true,
+            Box::new(backend),
+            Box::new(journal.clone()),
+        )
+        .unwrap();
+        fw.reapply().unwrap();
+        // The intent of the first transaction still holds the adopted bridge.
+        assert_eq!(
+            journal.entries()[1].ownership,
+            serde_json::json!(["br-old"])
+        );
+        // Another backend's record is not taken for this one's.
+        let (backend, _) = RecordingBackend::new();
+        let mut other = MemoryJournal::default();
+        other
+            .save(&JournalEntry {
+                backend: "nftables".into(),
+                phase: JournalPhase::Outcome,
+                ownership: serde_json::json!({"not": "a list"}),
+            })
+            .unwrap();
+        assert!(
+            Firewall::open(
+                FirewallConfig::default(),
+                true,
+                Box::new(backend),
+                Box::new(other)
+            )
+            .is_ok()
+        );
+    }
+}
