@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::firewall::{EndpointAddrs, FirewallEndpoint, PortBinding};
+use crate::firewall::{FirewallEndpoint, PortBinding};
 use crate::model::network::NetworkSpec;
 use crate::model::state::{ResolvedEndpoint, ResolvedNetwork, StateBuilder};
 
@@ -114,16 +114,9 @@ impl SandboxRecord {
 impl EndpointRecord {
     /// The firewall's view of this endpoint, in the network state `state`.
     pub fn firewall_endpoint(&self, state: &StateBuilder) -> FirewallEndpoint {
-        FirewallEndpoint {
-            network: state
-                .network(&self.endpoint.network)
-                .map(|n| n.bridge.clone())
-                .unwrap_or_default(),
-            addrs: EndpointAddrs {
-                v4: self.endpoint.v4,
-                v6: self.endpoint.v6,
-            },
-            bindings: self.endpoint.bindings.clone(),
-        }
+        let bridge = state
+            .network(&self.endpoint.network)
+            .map_or("", |n| n.bridge.as_str());
+        self.endpoint.firewall_endpoint(bridge)
     }
 }

@@ -6,8 +6,11 @@
 //! ([`crate::firewall::types`]); it never touches the system.
 
 pub mod binding;
+pub mod config_error;
 pub mod daemon_config;
 pub mod ipam;
 pub mod network;
 pub mod port_spec;
+pub mod resolved;
 pub mod state;
+pub mod state_error;

@@ -33,272 +33,22 @@
 //!   none); routed-mode bindings go on every endpoint of a routed network
 //!   (`ProgramExternalConnectivity`, `sortAndNormPBs`).
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use thiserror::Error;
 
-use crate::firewall::types::{
-    EndpointAddrs, Family, FamilyConfig, FirewallEndpoint, FirewallState, GatewayMode,
-    NetworkConfig, PortBinding,
-};
-use crate::model::binding::{BindingContext, BindingError, SequentialAllocator, resolve_bindings};
+use crate::firewall::types::{Family, GatewayMode};
+use crate::model::binding::{BindingContext, SequentialAllocator, resolve_bindings};
 use crate::model::daemon_config::DaemonConfig;
 use crate::model::ipam::{DEFAULT_HOST_ID, Ipam, IpamError, PoolId};
-use crate::model::network::{BridgeOptions, NetworkError, NetworkSpec};
+use crate::model::network::{BridgeOptions, NetworkSpec};
 use crate::model::port_spec::PortMapping;
 
-/// The name of the default bridge network.
-pub const DEFAULT_BRIDGE_NETWORK: &str = "bridge";
-
-/// The host port range ephemeral ports come from (Linux's default
-/// `net.ipv4.ip_local_port_range`, which Docker reads).
-pub const EPHEMERAL_PORT_RANGE: (u16, u16) = (32768, 60999);
-
-/// One family's addressing of a network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolvedSubnet {
-    /// The subnet (masked).
-    pub subnet: IpNet,
-    /// The gateway address; `None` when Docker allocates none (isolated
-    /// gateway mode, or IPv4 of an internal network with `inhibit_ipv4`).
-    pub gateway: Option<IpAddr>,
-    /// The range automatic addresses come from, when not the whole subnet.
-    pub ip_range: Option<IpNet>,
-}
-
-/// A network, with its addressing resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolvedNetwork {
-    /// The network's name (`bridge` for the default bridge).
-    pub name: String,
-    /// Its ID: 64 hex digits ([`network_id`]).
-    pub id: String,
-    /// Its bridge interface.
-    pub bridge: String,
-    /// `--internal`.
-    pub internal: bool,
-    /// The bridge driver's options.
-    pub options: BridgeOptions,
-    /// IPv4 addressing, when the network has IPv4.
-    pub v4: Option<ResolvedSubnet>,
-    /// IPv6 addressing, when the network has IPv6.
-    pub v6: Option<ResolvedSubnet>,
-    /// True for the default bridge network.
-    pub is_default_bridge: bool,
-}
-
-impl ResolvedNetwork {
-    /// The addressing of `family`, if the network has that family.
-    pub fn family(&self, family: Family) -> Option<&ResolvedSubnet> {
-        match family {
-            Family::V4 => self.v4.as_ref(),
-            Family::V6 => self.v6.as_ref(),
-        }
-    }
-
-    fn gateway_mode(&self, family: Family) -> GatewayMode {
-        match family {
-            Family::V4 => self.options.gateway_mode_ipv4,
-            Family::V6 => self.options.gateway_mode_ipv6,
-        }
-    }
-
-    /// Whether endpoints get a default gateway of `family` from this network
-    /// (the bridge driver's `Join`: not internal, and the family is enabled).
-    pub fn provides_gateway(&self, family: Family) -> bool {
-        !self.internal && self.family(family).is_some()
-    }
-
-    /// The firewall layer's view of the network.
-    pub fn firewall_config(&self) -> NetworkConfig {
-        let fam = |family: Family, host_ip: Option<IpAddr>| {
-            self.family(family).map(|s| FamilyConfig {
-                prefix: s.subnet.trunc(),
-                host_ip,
-                gateway_mode: self.gateway_mode(family),
-            })
-        };
-        NetworkConfig {
-            if_name: self.bridge.clone(),
-            internal: self.internal,
-            icc: self.options.enable_icc,
-            masquerade: self.options.enable_ip_masquerade,
-            trusted_host_interfaces: self.options.trusted_host_interfaces.clone(),
-            v4: fam(Family::V4, self.options.host_ipv4.map(IpAddr::V4)),
-            v6: fam(Family::V6, self.options.host_ipv6.map(IpAddr::V6)),
-        }
-    }
-}
-
-/// A container's endpoint on one network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolvedEndpoint {
-    /// The container's name.
-    pub container: String,
-    /// The network's name.
-    pub network: String,
-    /// The endpoint's IPv4 address.
-    pub v4: Option<Ipv4Addr>,
-    /// The endpoint's IPv6 address.
-    pub v6: Option<Ipv6Addr>,
-    /// The port bindings programmed through this endpoint, in Docker's order.
-    pub bindings: Vec<PortBinding>,
-}
-
-/// Everything bridgewall programs: the daemon's config, networks in creation
-/// order and endpoints in the order they joined.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredState {
-    /// The daemon config.
-    pub daemon: DaemonConfig,
-    /// Networks, in creation order (the default bridge first).
-    pub networks: Vec<ResolvedNetwork>,
-    /// Endpoints, in join order.
-    pub endpoints: Vec<ResolvedEndpoint>,
-}
-
-impl DesiredState {
-    /// The firewall layer's input for this state (daemon-level rules included).
-    pub fn firewall_state(&self) -> FirewallState {
-        let endpoints = self
-            .endpoints
-            .iter()
-            .filter_map(|ep| {
-                let network = self.networks.iter().find(|n| n.name == ep.network)?;
-                Some(FirewallEndpoint {
-                    network: network.bridge.clone(),
-                    addrs: EndpointAddrs {
-                        v4: ep.v4,
-                        v6: ep.v6,
-                    },
-                    bindings: ep.bindings.clone(),
-                })
-            })
-            .collect();
-        FirewallState {
-            config: self.daemon.firewall_config(),
-            daemon_level: true,
-            networks: self
-                .networks
-                .iter()
-                .map(ResolvedNetwork::firewall_config)
-                .collect(),
-            endpoints,
-            drop_forward: Vec::new(),
-        }
-    }
-}
-
-/// A network's ID: hex(sha256(name)), standing in for Docker's random ID.
-pub fn network_id(name: &str) -> String {
-    let mut id = String::with_capacity(64);
-    for byte in Sha256::digest(name.as_bytes()) {
-        write!(id, "{byte:02x}").expect("writing to a String cannot fail");
-    }
-    id
-}
-
-/// Why a state cannot be built, with Docker's wording where it has one.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum StateError {
-    /// The daemon's address pools are invalid.
-    #[error("invalid default-address-pools: {0}")]
-    AddressPools(IpamError),
-    /// A network name used twice.
-    #[error("network with name {name} already exists")]
-    DuplicateNetwork {
-        /// The name.
-        name: String,
-    },
-    /// A network spec the bridge driver refuses.
-    #[error("{source}")]
-    InvalidNetwork {
-        /// The network's name.
-        network: String,
-        /// What is wrong with it.
-        source: NetworkError,
-    },
-    /// A subnet that cannot be allocated.
-    #[error("{source}")]
-    Subnet {
-        /// The network's name.
-        network: String,
-        /// The family of the subnet.
-        family: Family,
-        /// Why.
-        source: IpamError,
-    },
-    /// A gateway that cannot be allocated.
-    #[error("failed to allocate gateway ({}): {source}", opt_addr(*gateway))]
-    Gateway {
-        /// The network's name.
-        network: String,
-        /// The family of the gateway.
-        family: Family,
-        /// The gateway asked for, if any.
-        gateway: Option<IpAddr>,
-        /// Why.
-        source: IpamError,
-    },
-    /// Two bridge networks on the same bridge, or with overlapping subnets.
-    #[error(
-        "cannot create network {id} ({bridge}): conflicts with network {other_id} ({other_bridge}): {reason}"
-    )]
-    Conflict {
-        /// The new network's ID.
-        id: String,
-        /// Its bridge.
-        bridge: String,
-        /// The existing network's ID.
-        other_id: String,
-        /// Its bridge.
-        other_bridge: String,
-        /// Docker's reason.
-        reason: &'static str,
-    },
-    /// A network that cannot be removed while containers are connected.
-    #[error("error while removing network: network {network} id {id} has active endpoints")]
-    ActiveEndpoints {
-        /// The network's name.
-        network: String,
-        /// Its ID.
-        id: String,
-    },
-    /// A container connected to a network that does not exist.
-    #[error("network {network} not found")]
-    UnknownNetwork {
-        /// The network's name.
-        network: String,
-    },
-    /// An endpoint address that cannot be allocated.
-    #[error("{reason}")]
-    Address {
-        /// The container.
-        container: String,
-        /// The network.
-        network: String,
-        /// The family of the address.
-        family: Family,
-        /// Why.
-        reason: String,
-    },
-    /// A host port that cannot be allocated.
-    #[error("{source}")]
-    Binding {
-        /// The container.
-        container: String,
-        /// Why.
-        source: BindingError,
-    },
-}
-
-fn opt_addr(addr: Option<IpAddr>) -> String {
-    addr.map(|a| a.to_string()).unwrap_or_default()
-}
+pub use super::resolved::{
+    DEFAULT_BRIDGE_NETWORK, DesiredState, EPHEMERAL_PORT_RANGE, ResolvedEndpoint, ResolvedNetwork,
+    ResolvedSubnet, network_id,
+};
+pub use super::state_error::StateError;
 
 /// How a container connects to a network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -998,7 +748,7 @@ fn overlap(a: Option<&ResolvedSubnet>, b: Option<&ResolvedSubnet>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firewall::types::Protocol;
+    use crate::firewall::types::{PortBinding, Protocol};
     use crate::model::network::IpamConfig;
 
     fn net(s: &str) -> IpNet {
