@@ -15,9 +15,7 @@ use super::types::{
     NetworkResource, NetworksPruneResponse,
 };
 
-/// An engine's error: a domain error with its kind, answered with the
-/// kind's status and the error's text.
-pub type EngineError = Box<dyn crate::error::DomainError>;
+pub use super::error::EngineError;
 
 /// The network operations of the Engine API, implemented by the daemon.
 ///

@@ -1,9 +1,11 @@
 //! The errors the API answers with, and the one mapping from a domain
 //! error's kind to an HTTP status.
 
-use crate::error::ErrorKind;
+use crate::error::{DomainError, ErrorKind};
 
-use super::engine::EngineError;
+/// An engine's error: a domain error with its kind, answered with the
+/// kind's status and the error's text.
+pub type EngineError = Box<dyn DomainError>;
 
 /// An error answered to the client: an HTTP status and the message the CLI
 /// prints after `Error response from daemon: `.
