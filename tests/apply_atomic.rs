@@ -188,3 +188,41 @@ fn one_restore_per_family_and_idempotent() {
     assert!(after.contains("br-test14"));
     assert!(after.contains("-A DOCKER-USER -s 198.51.100.7/32 -j DROP"));
 }
+
+/// A backend reports drift: someone else's flush of an owned chain is found
+/// and repaired at the next reapply, a change of bridgewall's own is not
+/// drift, and a repaired state reapplies with no change at all.
+#[test]
+fn drift_is_reported_and_repaired_by_a_reapply() {
+    if !support::require(support::can_make_namespaces(), "root with ip and iptables") {
+        return;
+    }
+    let ns = support::TestNetns::new();
+    let backend = IptablesBackend::new(
+        Box::new(NetnsRunner::new(Netns::named(&ns.name).unwrap())),
+        Variant::System,
+    );
+    let state = big_state(2, 1);
+    let mut firewall = Firewall::open(
+        state.config.clone(),
+        true,
+        Box::new(backend),
+        Box::new(MemoryJournal::default()),
+    )
+    .unwrap();
+    let first = firewall.replace(state.clone()).unwrap();
+    assert!(first.changed && !first.drift, "{first:?}");
+    let reapplied = firewall.reapply().unwrap();
+    assert_eq!(reapplied, ApplyOutcome::default());
+
+    ns.exec(&["iptables", "-F", "DOCKER-FORWARD"]);
+    assert!(!ns.exec(&["iptables-save"]).contains("-A DOCKER-FORWARD"));
+    let repaired = firewall.reapply().unwrap();
+    assert!(repaired.changed && repaired.drift, "{repaired:?}");
+    assert!(ns.exec(&["iptables-save"]).contains("-A DOCKER-FORWARD"));
+    assert_eq!(firewall.reapply().unwrap(), ApplyOutcome::default());
+
+    // A change bridgewall makes itself is no drift.
+    let grown = firewall.replace(big_state(3, 1)).unwrap();
+    assert!(grown.changed && !grown.drift, "{grown:?}");
+}

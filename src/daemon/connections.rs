@@ -86,12 +86,7 @@ impl Daemon {
             return Err(e);
         }
         inner.state = next;
-        let pos = inner
-            .sandboxes
-            .iter()
-            .position(|s| s.id == rec.id)
-            .expect("found above");
-        inner.sandboxes[pos] = rec;
+        inner.replace_sandbox(rec);
         Ok(())
     }
 
@@ -134,12 +129,7 @@ impl Daemon {
                 release_bindings(&gone.bindings, &mut inner.ports);
             }
         }
-        let pos = inner
-            .sandboxes
-            .iter()
-            .position(|s| s.id == rec.id)
-            .expect("found above");
-        inner.sandboxes[pos] = rec;
+        inner.replace_sandbox(rec);
         Ok(())
     }
 }

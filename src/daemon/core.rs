@@ -81,6 +81,15 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Puts `rec` in the place of the sandbox record with its ID.
+    pub(super) fn replace_sandbox(&mut self, rec: SandboxRecord) {
+        if let Some(slot) = self.sandboxes.iter_mut().find(|s| s.id == rec.id) {
+            *slot = rec;
+        }
+    }
+}
+
 /// `n` random bytes as hex digits (IDs are 32 bytes: 64 digits, as Docker's).
 pub(super) fn random_hex(n: usize) -> Result<String, DaemonError> {
     let mut bytes = vec![0u8; n];

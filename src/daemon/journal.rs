@@ -6,6 +6,10 @@ use crate::store::{Collection, Store};
 
 const KEY: &str = "firewall-journal";
 
+/// Where earlier versions kept the iptables backend's ownership, by family
+/// (as the backend's record names them).
+const OLD_KEYS: [(&str, &str); 2] = [("V4", "owned-rules/ipv4"), ("V6", "owned-rules/ipv6")];
+
 /// The journal over the store.
 pub(super) struct StoreJournal {
     store: Store,
@@ -27,9 +31,9 @@ impl FirewallJournal for StoreJournal {
             return Ok(Some(entry));
         }
         // Stores of earlier versions kept the iptables backend's ownership
-        // per family under their own keys.
+        // per family under keys of their own: taken over into one entry.
         let mut ownership = serde_json::Map::new();
-        for (family, key) in [("V4", "owned-rules/ipv4"), ("V6", "owned-rules/ipv6")] {
+        for (family, key) in OLD_KEYS {
             if let Some(rules) = self
                 .store
                 .get::<serde_json::Value>(Collection::Meta, key)
@@ -38,16 +42,52 @@ impl FirewallJournal for StoreJournal {
                 ownership.insert(family.to_string(), rules);
             }
         }
-        Ok((!ownership.is_empty()).then(|| JournalEntry {
+        if ownership.is_empty() {
+            return Ok(None);
+        }
+        let entry = JournalEntry {
             backend: "iptables".into(),
             phase: JournalPhase::Outcome,
             ownership: serde_json::Value::Object(ownership),
-        }))
+        };
+        self.store
+            .write(|tx| {
+                tx.put(Collection::Meta, KEY, &entry)?;
+                OLD_KEYS
+                    .iter()
+                    .try_for_each(|(_, key)| tx.delete(Collection::Meta, key))
+            })
+            .map_err(failed)?;
+        Ok(Some(entry))
     }
 
     fn save(&mut self, entry: &JournalEntry) -> Result<(), JournalError> {
         self.store
             .write(|tx| tx.put(Collection::Meta, KEY, entry))
             .map_err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_earlier_versions_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let journal = StoreJournal::new(store.clone());
+        assert_eq!(journal.load().unwrap(), None);
+        let v4 = serde_json::json!({"filter/FORWARD": ["-j DOCKER-FORWARD"]});
+        store
+            .write(|tx| tx.put(Collection::Meta, "owned-rules/ipv4", &v4))
+            .unwrap();
+        let entry = journal.load().unwrap().unwrap();
+        assert_eq!(entry.backend, "iptables");
+        assert_eq!(entry.ownership, serde_json::json!({ "V4": v4 }));
+        let old: Option<serde_json::Value> =
+            store.get(Collection::Meta, "owned-rules/ipv4").unwrap();
+        assert_eq!(old, None, "the old key is gone");
+        assert_eq!(journal.load().unwrap(), Some(entry));
     }
 }

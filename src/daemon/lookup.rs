@@ -61,36 +61,22 @@ pub(super) fn find_sandbox<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::types::EndpointResource;
-    use std::collections::BTreeMap;
 
     fn network(name: &str, id: &str) -> NetworkResource {
         NetworkResource {
             name: name.into(),
             id: id.into(),
-            created: std::time::SystemTime::UNIX_EPOCH,
-            scope: "local".into(),
-            driver: "bridge".into(),
-            enable_ipv4: true,
             ..Default::default()
         }
     }
 
-    fn fixture() -> Vec<NetworkResource> {
-        let mut host = network("host", "1111aaaa");
-        host.driver = "host".into();
-        let mut front = network("front", "2222bbbb");
-        front.labels = BTreeMap::from([("env".into(), "prod".into()), ("team".into(), "".into())]);
-        let mut back = network("backend", "3333cccc");
-        back.labels = BTreeMap::from([("env".into(), "dev".into())]);
-        back.containers
-            .insert("c1".into(), EndpointResource::default());
-        vec![network("bridge", "0000ffff"), host, front, back]
-    }
-
     #[test]
     fn find_network_by_id_name_or_prefix() {
-        let mut nets = fixture();
+        let mut nets = vec![
+            network("bridge", "0000ffff"),
+            network("front", "2222bbbb"),
+            network("backend", "3333cccc"),
+        ];
         assert_eq!(find_network(&nets, "2222bbbb").unwrap().name, "front");
         assert_eq!(find_network(&nets, "front").unwrap().name, "front");
         assert_eq!(find_network(&nets, "33").unwrap().name, "backend");

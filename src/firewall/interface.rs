@@ -223,7 +223,7 @@ impl Firewall {
                 if outcome.drift {
                     tracing::warn!(
                         backend = self.backend.name(),
-                        "rules bridgewall owns had been changed by something else: repaired"
+                        "the kernel's rules differed from those bridgewall last applied: repaired"
                     );
                 }
                 self.state = next;

@@ -182,3 +182,38 @@ impl FirewallBackend for IptablesBackend {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::netns::{Netns, NetnsRunner};
+
+    fn backend() -> IptablesBackend {
+        IptablesBackend::new(Box::new(NetnsRunner::new(Netns::Current)), Variant::System)
+    }
+
+    #[test]
+    fn the_ownership_record_round_trips_and_grows_before_an_apply() {
+        let b = backend();
+        let state = FirewallState {
+            daemon_level: true,
+            ..FirewallState::default()
+        };
+        let intent = b.ownership_after(&state);
+        assert!(intent["V4"]["filter/FORWARD"].is_array(), "{intent}");
+        let mut other = backend();
+        other.adopt(intent.clone()).unwrap();
+        assert_eq!(other.ownership(), intent);
+        assert!(other.adopt(serde_json::json!(["not", "a map"])).is_err());
+    }
+
+    #[test]
+    fn one_family_only() {
+        let b = backend().only(Family::V6);
+        let intent = b.ownership_after(&FirewallState::default());
+        assert!(intent.get("V4").is_none() && intent.get("V6").is_some());
+        let r = b.render(&FirewallState::default(), Family::V6);
+        assert_eq!(r.title, "ipv6 (ip6tables-save)");
+        assert!(r.text.starts_with("*raw\n"));
+    }
+}
