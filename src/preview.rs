@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::backend::{SelectError, new_backend};
+use crate::backend::{SelectError, check_supported, new_backend};
 use crate::compose::{self, ComposeError};
 use crate::firewall::{
     Family, Firewall, FirewallError, FirewallJournal, FirewallState, JournalEntry, JournalError,
@@ -73,6 +73,7 @@ fn load(
     config_file: Option<&Path>,
 ) -> Result<(DaemonConfig, FirewallState), PreviewError> {
     let daemon = DaemonConfig::load_or_default(config_file)?;
+    check_supported(daemon.firewall_backend)?;
     let state = compose::load(compose_file, &daemon)?;
     Ok((daemon, state.firewall_state()))
 }
@@ -105,10 +106,10 @@ struct FileJournal {
 
 impl FirewallJournal for FileJournal {
     fn load(&self) -> Result<Option<JournalEntry>, JournalError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(JournalError(Box::new(e))),
+        // A record that cannot be read is no history (the base jumps are
+        // still known to be bridgewall's).
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return Ok(None);
         };
         if let Ok(entry) = serde_json::from_slice::<JournalEntry>(&bytes) {
             return Ok(Some(entry));
@@ -124,13 +125,18 @@ impl FirewallJournal for FileJournal {
             }))
     }
 
+    /// Written whole or not at all: a temporary file, synced, renamed.
     fn save(&mut self, entry: &JournalEntry) -> Result<(), JournalError> {
+        let tmp = self.path.with_extension("json.tmp");
         std::fs::create_dir_all(APPLY_STATE_DIR)
             .and_then(|()| {
-                std::fs::write(
-                    &self.path,
-                    serde_json::to_vec(entry).expect("journal entries always serialise"),
-                )
+                let mut file = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(
+                    &mut file,
+                    &serde_json::to_vec(entry).expect("journal entries always serialise"),
+                )?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, &self.path)
             })
             .map_err(|e| {
                 JournalError(Box::new(std::io::Error::new(

@@ -5,7 +5,9 @@
 //!    that names B or an item defined in B. A `pub use` of a child module's
 //!    items in its parent is the parent's facade, not an edge: a path through
 //!    a facade is followed to the module that defines the item. The graph's
-//!    strongly connected components must all be single modules.
+//!    strongly connected components must all be single modules. Test code
+//!    (`#[cfg(test)]` items and modules) is not part of the layering and is
+//!    left out; paths inside macro invocations are not seen.
 //! 2. Only `src/api/` knows HTTP: no `ApiError`, `StatusCode`, or path into
 //!    `axum`, `hyper`, `hyper_util`, `http` or `http_body_util` elsewhere.
 
@@ -56,10 +58,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Flattens a `use` tree into absolute paths (leaf `*` kept as a segment),
-/// with `crate`/`super`/`self` resolved against `here`. Paths to external
-/// crates come back starting with the crate's name.
-fn use_paths(tree: &syn::UseTree, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+/// Flattens a `use` tree into its paths as written (leaf `*` kept as a
+/// segment), each with the name it binds (`as` renames included).
+fn use_paths(tree: &syn::UseTree, prefix: Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
     match tree {
         syn::UseTree::Path(p) => {
             let mut next = prefix;
@@ -68,20 +69,23 @@ fn use_paths(tree: &syn::UseTree, prefix: Vec<String>, out: &mut Vec<Vec<String>
         }
         syn::UseTree::Name(n) => {
             let mut next = prefix;
-            if n.ident != "self" {
+            let bound = if n.ident == "self" {
+                next.last().cloned().unwrap_or_default()
+            } else {
                 next.push(n.ident.to_string());
-            }
-            out.push(next);
+                n.ident.to_string()
+            };
+            out.push((next, bound));
         }
         syn::UseTree::Rename(r) => {
             let mut next = prefix;
             next.push(r.ident.to_string());
-            out.push(next);
+            out.push((next, r.rename.to_string()));
         }
         syn::UseTree::Glob(_) => {
             let mut next = prefix;
             next.push("*".into());
-            out.push(next);
+            out.push((next, "*".into()));
         }
         syn::UseTree::Group(g) => {
             for t in &g.items {
@@ -130,12 +134,14 @@ fn absolute(segments: &[String], here: &[String], depth: usize) -> Option<Vec<St
     Some(base)
 }
 
-/// Collects every `crate`/`super`/`self` path of a file, with the depth of
-/// inline modules it was found at.
+/// Collects a file's `use` paths (with the names they bind) and the paths
+/// in its code, each with the depth of inline modules it was found at.
 #[derive(Default)]
 struct Paths {
     depth: usize,
-    found: Vec<(Vec<String>, usize)>,
+    /// (path, bound name, depth, a non-private `use` at the file's top).
+    uses: Vec<(Vec<String>, String, usize, bool)>,
+    code: Vec<(Vec<String>, usize)>,
     /// Whether the file names HTTP things (check 2).
     http: Vec<String>,
 }
@@ -143,7 +149,37 @@ struct Paths {
 const HTTP_CRATES: &[&str] = &["axum", "hyper", "hyper_util", "http", "http_body_util"];
 const HTTP_NAMES: &[&str] = &["ApiError", "StatusCode"];
 
+/// Whether an item is compiled for tests only (`#[cfg(test)]`).
+fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg") && a.parse_args::<syn::Ident>().is_ok_and(|id| id == "test")
+    })
+}
+
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    match item {
+        syn::Item::Const(i) => &i.attrs,
+        syn::Item::Enum(i) => &i.attrs,
+        syn::Item::Fn(i) => &i.attrs,
+        syn::Item::Impl(i) => &i.attrs,
+        syn::Item::Macro(i) => &i.attrs,
+        syn::Item::Mod(i) => &i.attrs,
+        syn::Item::Static(i) => &i.attrs,
+        syn::Item::Struct(i) => &i.attrs,
+        syn::Item::Trait(i) => &i.attrs,
+        syn::Item::Type(i) => &i.attrs,
+        syn::Item::Use(i) => &i.attrs,
+        _ => &[],
+    }
+}
+
 impl<'ast> Visit<'ast> for Paths {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        if !is_cfg_test(item_attrs(item)) {
+            syn::visit::visit_item(self, item);
+        }
+    }
+
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
         self.depth += 1;
         syn::visit::visit_item_mod(self, m);
@@ -153,16 +189,17 @@ impl<'ast> Visit<'ast> for Paths {
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         let mut paths = Vec::new();
         use_paths(&u.tree, Vec::new(), &mut paths);
-        for p in paths {
+        let exported = self.depth == 0 && !matches!(u.vis, syn::Visibility::Inherited);
+        for (p, bound) in paths {
             self.note_http(&p);
-            self.found.push((p, self.depth));
+            self.uses.push((p, bound, self.depth, exported));
         }
     }
 
     fn visit_path(&mut self, p: &'ast syn::Path) {
         let segs: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
         self.note_http(&segs);
-        self.found.push((segs, self.depth));
+        self.code.push((segs, self.depth));
         syn::visit::visit_path(self, p);
     }
 }
@@ -207,21 +244,39 @@ fn defined_items(ast: &syn::File) -> BTreeSet<String> {
 fn load() -> BTreeMap<Vec<String>, Module> {
     let mut files = Vec::new();
     rust_files(&src_dir(), &mut files);
-    let mut modules = BTreeMap::new();
+    let mut parsed = Vec::new();
+    let mut test_only = BTreeSet::new();
     for file in files {
         let here = module_path(&file);
         let text = std::fs::read_to_string(&file).unwrap();
         let ast = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for item in &ast.items {
+            if let syn::Item::Mod(m) = item
+                && m.content.is_none()
+                && is_cfg_test(&m.attrs)
+            {
+                let mut child = here.clone();
+                child.push(m.ident.to_string());
+                test_only.insert(child);
+            }
+        }
+        parsed.push((file, here, ast));
+    }
+    let mut modules = BTreeMap::new();
+    for (file, here, ast) in parsed {
+        if test_only.contains(&here) {
+            continue;
+        }
         let mut reexports = BTreeMap::new();
         let mut globs = Vec::new();
         for item in &ast.items {
             let syn::Item::Use(u) = item else { continue };
-            if !matches!(u.vis, syn::Visibility::Public(_)) {
+            if matches!(u.vis, syn::Visibility::Inherited) {
                 continue;
             }
             let mut paths = Vec::new();
             use_paths(&u.tree, vec![], &mut paths);
-            for p in paths {
+            for (p, _) in paths {
                 // A bare `pub use child::X` in a parent is relative to it.
                 let abs = absolute(&p, &here, 0).unwrap_or_else(|| {
                     let mut a = here.clone();
@@ -309,35 +364,72 @@ fn is_facade(here: &[String], m: &Module, abs: &[String]) -> bool {
             .any(|r| abs.starts_with(r) || r.starts_with(abs))
 }
 
+/// `p`, written in `here` at inline depth `depth`, as an absolute path
+/// inside the crate: `crate`/`super`/`self` paths, paths through a name a
+/// `use` bound (`aliases`), and paths into a child module (`child::X`).
+/// `None` for external crates and local names.
+fn to_absolute(
+    modules: &BTreeMap<Vec<String>, Module>,
+    aliases: &BTreeMap<String, Vec<String>>,
+    here: &[String],
+    p: &[String],
+    depth: usize,
+) -> Option<Vec<String>> {
+    if let Some(abs) = absolute(p, here, depth) {
+        return Some(abs);
+    }
+    let first = p.first()?;
+    if let Some(alias) = aliases.get(first) {
+        let mut abs = alias.clone();
+        abs.extend(p[1..].iter().cloned());
+        return Some(abs);
+    }
+    let mut child = here.to_vec();
+    child.push(first.clone());
+    modules.contains_key(&child).then(|| {
+        let mut abs = here.to_vec();
+        abs.extend(p.iter().cloned());
+        abs
+    })
+}
+
 fn edges(modules: &BTreeMap<Vec<String>, Module>) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let mut graph: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
     for (here, m) in modules {
         let mut paths = Paths::default();
-        // The facade's own `pub use` lines are not edges.
-        for item in &m.ast.items {
-            match item {
-                syn::Item::Use(u) if matches!(u.vis, syn::Visibility::Public(_)) => {
-                    let mut ps = Vec::new();
-                    use_paths(&u.tree, vec![], &mut ps);
-                    for p in ps {
-                        let abs = absolute(&p, here, 0).unwrap_or_else(|| {
-                            let mut a = here.clone();
-                            a.extend(p.iter().cloned());
-                            a
-                        });
-                        if !is_facade(here, m, &abs) {
-                            paths.found.push((p, 0));
-                        }
-                    }
-                }
-                other => paths.visit_item(other),
+        paths.visit_file(&m.ast);
+        // What each `use` binds, for the paths in code that go through it.
+        let no_aliases = BTreeMap::new();
+        let aliases: BTreeMap<String, Vec<String>> = paths
+            .uses
+            .iter()
+            .filter(|(_, bound, _, _)| bound != "*")
+            .filter_map(|(p, bound, depth, _)| {
+                Some((
+                    bound.clone(),
+                    to_absolute(modules, &no_aliases, here, p, *depth)?,
+                ))
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        for (p, _, depth, exported) in &paths.uses {
+            let Some(abs) = to_absolute(modules, &no_aliases, here, p, *depth) else {
+                continue;
+            };
+            // A module's re-export of its own children's items is its
+            // facade, not a dependency.
+            if *exported && is_facade(here, m, &abs) {
+                continue;
+            }
+            wanted.push(abs);
+        }
+        for (p, depth) in &paths.code {
+            if let Some(abs) = to_absolute(modules, &aliases, here, p, *depth) {
+                wanted.push(abs);
             }
         }
         let targets = graph.entry(here.clone()).or_default();
-        for (p, depth) in paths.found {
-            let Some(abs) = absolute(&p, here, depth) else {
-                continue;
-            };
+        for abs in wanted {
             if let Some(target) = resolve(modules, &abs, 0)
                 && target != *here
                 && !target.is_empty()

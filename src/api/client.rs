@@ -232,9 +232,30 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
     serde_json::from_slice(body).map_err(ClientError::Decode)
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters: a name
+/// or ID as one segment of an API path, or a query value.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_percent_encoded() {
+        assert_eq!(percent_encode("web-1.a_b~"), "web-1.a_b~");
+        assert_eq!(percent_encode("a b/c?d"), "a%20b%2Fc%3Fd");
+        assert_eq!(percent_encode("é"), "%C3%A9");
+    }
 
     #[test]
     fn hosts() {

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use regex::Regex;
 use serde::{Serialize, Serializer};
 
+use super::client::percent_encode;
 use super::error::ApiError;
 use super::go_time::parse_until;
 use super::types::NetworkResource;
@@ -321,19 +322,6 @@ impl PruneFilter {
             && !is_predefined_network(&nw.name)
             && nw.containers.is_empty()
     }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

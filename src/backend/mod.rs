@@ -9,4 +9,4 @@ pub mod iptables;
 pub mod select;
 
 pub use iptables::{IptablesBackend, Variant};
-pub use select::{SelectError, new_backend};
+pub use select::{SelectError, check_supported, new_backend};

@@ -17,11 +17,20 @@ pub enum SelectError {
     Unsupported(&'static str),
 }
 
+/// Refuses a backend bridgewall does not have, before anything is set up.
+pub fn check_supported(choice: BackendChoice) -> Result<(), SelectError> {
+    match choice {
+        BackendChoice::Iptables => Ok(()),
+        BackendChoice::Nftables => Err(SelectError::Unsupported(choice.as_str())),
+    }
+}
+
 /// The backend `choice` names, programming the namespace `netns`.
 pub fn new_backend(
     choice: BackendChoice,
     netns: Netns,
 ) -> Result<Box<dyn FirewallBackend>, SelectError> {
+    check_supported(choice)?;
     match choice {
         BackendChoice::Iptables => Ok(Box::new(IptablesBackend::new(
             Box::new(NetnsRunner::new(netns)),

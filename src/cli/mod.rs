@@ -160,20 +160,6 @@ fn socket(flag: Option<&str>) -> Result<PathBuf, String> {
     resolve_socket(flag, env.as_deref()).map_err(|e| e.to_string())
 }
 
-/// One path segment of an API path (a name or ID as typed), percent-encoded
-/// but for RFC 3986's unreserved characters.
-fn path_segment(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Runs a client command on a small single-threaded runtime.
 fn block_on<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     tokio::runtime::Builder::new_current_thread()
@@ -186,13 +172,6 @@ fn block_on<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(path_segment("web-1.a_b~"), "web-1.a_b~");
-        assert_eq!(path_segment("a b/c?d"), "a%20b%2Fc%3Fd");
-        assert_eq!(path_segment("é"), "%C3%A9");
-    }
 
     #[test]
     fn sandbox_commands_sit_at_the_top_level() {

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
 
-use super::path_segment;
-use crate::api::client::Client;
+use crate::api::client::{Client, percent_encode};
 use crate::api::filters::Filters;
 use crate::api::types::{
     EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
@@ -323,7 +322,7 @@ pub async fn run(client: &Client, cmd: NetworkCommand) -> Result<(), String> {
             network,
             sandbox,
         } => {
-            let path = format!("/networks/{}/connect", path_segment(&network));
+            let path = format!("/networks/{}/connect", percent_encode(&network));
             client
                 .post::<_, ()>(&path, &connect_request(sandbox, ip, ip6))
                 .await
@@ -334,7 +333,7 @@ pub async fn run(client: &Client, cmd: NetworkCommand) -> Result<(), String> {
             network,
             sandbox,
         } => {
-            let path = format!("/networks/{}/disconnect", path_segment(&network));
+            let path = format!("/networks/{}/disconnect", percent_encode(&network));
             let req = NetworkDisconnectRequest {
                 container: sandbox,
                 force,

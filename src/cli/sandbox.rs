@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::path_segment;
-use crate::api::client::{Client, ClientError};
+use crate::api::client::{Client, ClientError, percent_encode};
 use crate::api::sandbox::{
     PortBindingResource, SandboxCreateRequest, SandboxCreateResponse, SandboxInspect,
     SandboxSummary, SandboxWaitResponse,
@@ -230,7 +229,7 @@ pub async fn run(client: &Client, cmd: SandboxCommand) -> Result<ExitCode, Strin
         }
         SandboxCommand::Logs { sandbox } => {
             let logs = client
-                .get_text(&format!("/sandboxes/{}/logs", path_segment(&sandbox)))
+                .get_text(&format!("/sandboxes/{}/logs", percent_encode(&sandbox)))
                 .await
                 .map_err(daemon_error)?;
             print_stdout(&logs)
@@ -320,7 +319,7 @@ async fn run_sandbox(client: &Client, args: RunArgs) -> ExitCode {
         println!("{}", created.id);
         return ExitCode::SUCCESS;
     }
-    let path = format!("/sandboxes/{}", path_segment(&created.id));
+    let path = format!("/sandboxes/{}", percent_encode(&created.id));
     let waited = client
         .post_empty::<SandboxWaitResponse>(&format!("{path}/wait"))
         .await;
@@ -365,7 +364,7 @@ async fn create_sandbox(client: &Client, args: CreateArgs) -> Result<ExitCode, S
 
 async fn inspect_one(client: &Client, sandbox: &str) -> Result<SandboxInspect, String> {
     client
-        .get(&format!("/sandboxes/{}/json", path_segment(sandbox)))
+        .get(&format!("/sandboxes/{}/json", percent_encode(sandbox)))
         .await
         .map_err(daemon_error)
 }
@@ -427,7 +426,7 @@ async fn remove(client: &Client, sandboxes: &[String], force: bool) -> Result<Ex
         }
         let query = if force { "?force=1" } else { "" };
         match client
-            .delete(&format!("/sandboxes/{}{query}", path_segment(id)))
+            .delete(&format!("/sandboxes/{}{query}", percent_encode(id)))
             .await
         {
             Ok(()) => println!("{name}"),

@@ -35,13 +35,13 @@
 //! every error carries the path of the offending field
 //! (`services.web.ports[1]: invalid containerPort: 80x`).
 
+mod error;
 mod yaml;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ipnet::IpNet;
-use thiserror::Error;
 
 use crate::firewall::types::Family;
 use crate::model::daemon_config::DaemonConfig;
@@ -50,34 +50,8 @@ use crate::model::port_spec::{PortMapping, PortSpec};
 use crate::model::state::{
     Attachment, DEFAULT_BRIDGE_NETWORK, DesiredState, StateBuilder, StateError,
 };
+pub use error::ComposeError;
 use yaml::{Node, error_at};
-
-/// A Compose file that cannot be previewed.
-#[derive(Debug, Error)]
-pub enum ComposeError {
-    /// The file cannot be read.
-    #[error("{}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid YAML.
-    #[error("invalid YAML: {0}")]
-    Yaml(String),
-    /// A field with a bad value; `path` is like `services.web.ports[1]`.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// Where the bad value is.
-        path: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The daemon config cannot host any network.
-    #[error("daemon config: {0}")]
-    Daemon(Box<StateError>),
-}
 
 /// Loads the compose file at `path`, for a daemon configured as `daemon`.
 /// The project name defaults to the file's directory name.

@@ -3,7 +3,7 @@
 
 use serde_yaml::Value;
 
-use super::ComposeError;
+use super::error::ComposeError;
 
 /// A YAML value and its path in the file.
 #[derive(Debug, Clone)]

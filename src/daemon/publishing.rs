@@ -23,7 +23,9 @@ impl Daemon {
             .iter()
             .map(|ep| (ep.id.clone(), ep.firewall_endpoint(next)))
             .collect();
-        inner.in_firewall(|fw| fw.add_endpoints(endpoints))?;
+        inner
+            .in_firewall(|fw| fw.add_endpoints(endpoints))
+            .map_err(internal)?;
         self.start_listening(inner, rec)
     }
 

@@ -10,6 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::api::DEFAULT_SOCKET_MODE;
 use crate::api::engine::Engine;
 use crate::api::server::{bind_unix_socket, serve};
+use crate::backend::check_supported;
 use crate::host::netns;
 use crate::model::daemon_config::DaemonConfig;
 use crate::store::Store;
@@ -37,8 +38,12 @@ pub struct DaemonOptions {
     pub netns: Option<String>,
 }
 
+/// The config, refused when it asks for a firewall backend bridgewall does
+/// not have.
 fn load_config(opts: &DaemonOptions) -> Result<DaemonConfig, DaemonError> {
-    Ok(DaemonConfig::load_or_default(opts.config_file.as_deref())?)
+    let config = DaemonConfig::load_or_default(opts.config_file.as_deref())?;
+    check_supported(config.firewall_backend)?;
+    Ok(config)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.

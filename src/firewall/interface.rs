@@ -13,6 +13,15 @@ use super::error::FirewallError;
 use super::journal::{FirewallJournal, JournalEntry, JournalPhase};
 use super::types::{Family, FirewallConfig, FirewallEndpoint, FirewallState, NetworkConfig};
 
+/// What a transaction does when its apply fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnFailure {
+    /// Back to the state before (an addition).
+    RollBack,
+    /// The new state stays desired; the next apply retries it.
+    Keep,
+}
+
 /// The desired firewall state and the backend that programs it.
 pub struct Firewall {
     state: FirewallState,
@@ -34,7 +43,13 @@ impl Firewall {
         journal: Box<dyn FirewallJournal>,
     ) -> Result<Firewall, FirewallError> {
         match journal.load()? {
-            Some(entry) if entry.backend == backend.name() => backend.adopt(entry.ownership)?,
+            Some(entry) if entry.backend == backend.name() => {
+                if let Err(e) = backend.adopt(entry.ownership) {
+                    tracing::warn!(
+                        "the firewall journal cannot be read, starting with no history: {e}"
+                    );
+                }
+            }
             Some(entry) => tracing::warn!(
                 recorded = %entry.backend,
                 backend = backend.name(),
@@ -99,7 +114,7 @@ impl Firewall {
     pub fn reapply(&mut self) -> Result<ApplyOutcome, FirewallError> {
         let next = self.state.clone();
         let ids = self.ids.clone();
-        self.transact(Change::Reapply, next, ids, false)
+        self.transact(Change::Reapply, next, ids, OnFailure::Keep)
     }
 
     /// Makes `state` the whole desired state (`bridgewall apply`), its
@@ -108,7 +123,7 @@ impl Firewall {
         let ids = (0..state.endpoints.len())
             .map(|i| format!("endpoint-{i}"))
             .collect();
-        self.transact(Change::Replace, state, ids, false)
+        self.transact(Change::Replace, state, ids, OnFailure::Keep)
     }
 
     /// A network was created.
@@ -120,7 +135,7 @@ impl Firewall {
         let change = Change::AddNetwork(net.if_name.clone());
         next.networks.push(net);
         let ids = self.ids.clone();
-        self.transact(change, next, ids, false)
+        self.transact(change, next, ids, OnFailure::RollBack)
     }
 
     /// A network with no endpoints left was removed.
@@ -134,7 +149,12 @@ impl Firewall {
         let mut next = self.state.clone();
         next.networks.remove(pos);
         let ids = self.ids.clone();
-        self.transact(Change::RemoveNetwork(if_name.to_string()), next, ids, true)
+        self.transact(
+            Change::RemoveNetwork(if_name.to_string()),
+            next,
+            ids,
+            OnFailure::Keep,
+        )
     }
 
     /// Endpoints joined their networks, each with its port bindings: a
@@ -158,7 +178,7 @@ impl Firewall {
             ids.push(id);
             next.endpoints.push(ep);
         }
-        self.transact(change, next, ids, false)
+        self.transact(change, next, ids, OnFailure::RollBack)
     }
 
     /// Endpoints left their networks (their port bindings go with them).
@@ -176,7 +196,12 @@ impl Firewall {
                 next.endpoints.push(ep.clone());
             }
         }
-        self.transact(Change::RemoveEndpoints(ids.to_vec()), next, next_ids, true)
+        self.transact(
+            Change::RemoveEndpoints(ids.to_vec()),
+            next,
+            next_ids,
+            OnFailure::Keep,
+        )
     }
 
     fn network(&self, if_name: &str) -> Option<usize> {
@@ -200,19 +225,28 @@ impl Firewall {
     }
 
     /// One transaction: intent recorded, `next` applied, outcome recorded.
+    ///
     /// If the apply fails, an addition is rolled back (in memory and, best
-    /// effort, in the kernel); a removal stays in the desired state (what is
-    /// removed must not come back) and the next apply retries it.
+    /// effort, in the kernel). Anything else stays in the desired state and
+    /// the next apply retries it: what is removed must not come back, and a
+    /// reapply or a whole new state has nothing to roll back to.
     fn transact(
         &mut self,
         change: Change,
         next: FirewallState,
         next_ids: Vec<String>,
-        removal: bool,
+        on_failure: OnFailure,
     ) -> Result<ApplyOutcome, FirewallError> {
-        // Failing here changes nothing at all.
         let intent = self.backend.ownership_after(&next);
-        self.record(JournalPhase::Intent, intent)?;
+        if let Err(e) = self.record(JournalPhase::Intent, intent) {
+            // An addition fails here with nothing changed. Anything else
+            // goes ahead: the ownership recorded last already covers what it
+            // removes, and refusing would leave stale rules in place.
+            if on_failure == OnFailure::RollBack {
+                return Err(e);
+            }
+            tracing::warn!("{e}");
+        }
         let applied = self.backend.apply(&Transaction {
             change: &change,
             previous: &self.state,
@@ -230,7 +264,7 @@ impl Firewall {
                 self.ids = next_ids;
                 Ok(outcome)
             }
-            Err(e) if removal => {
+            Err(e) if on_failure == OnFailure::Keep => {
                 self.state = next;
                 self.ids = next_ids;
                 Err(e.into())
@@ -532,5 +566,67 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    /// A journal that refuses to write once told to.
+    #[derive(Clone, Default)]
+    struct FlakyJournal {
+        inner: MemoryJournal,
+        broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl FirewallJournal for FlakyJournal {
+        fn load(&self) -> Result<Option<JournalEntry>, crate::firewall::JournalError> {
+            self.inner.load()
+        }
+
+        fn save(&mut self, entry: &JournalEntry) -> Result<(), crate::firewall::JournalError> {
+            if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(crate::firewall::JournalError("disk full".into()));
+            }
+            self.inner.save(entry)
+        }
+    }
+
+    #[test]
+    fn without_a_journal_an_addition_is_refused_and_a_removal_goes_ahead() {
+        let (backend, rec) = RecordingBackend::new();
+        let journal = FlakyJournal::default();
+        let mut fw = Firewall::open(
+            FirewallConfig::default(),
+            true,
+            Box::new(backend),
+            Box::new(journal.clone()),
+        )
+        .unwrap();
+        fw.add_network(net("br0", "192.0.2.0/24")).unwrap();
+        journal
+            .broken
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(
+            fw.add_network(net("br1", "198.51.100.0/24")),
+            Err(FirewallError::Journal(_))
+        ));
+        assert_eq!(rec.transactions().len(), 1, "nothing applied");
+        fw.remove_network("br0").unwrap();
+        assert_eq!(rec.transactions().len(), 2);
+        assert!(fw.state().networks.is_empty());
+    }
+
+    #[test]
+    fn a_failed_replace_or_reapply_is_kept_for_the_next_apply_not_rolled_back() {
+        let (mut fw, rec, _) = firewall();
+        fw.add_network(net("br0", "192.0.2.0/24")).unwrap();
+        rec.fail_next(1);
+        let mut whole = fw.state().clone();
+        whole.networks.push(net("br1", "198.51.100.0/24"));
+        assert!(fw.replace(whole).is_err());
+        assert_eq!(rec.transactions().len(), 2, "no rollback transaction");
+        assert_eq!(fw.state().networks.len(), 2);
+        rec.fail_next(1);
+        assert!(fw.reapply().is_err());
+        assert_eq!(rec.transactions().len(), 3, "one attempt");
+        fw.reapply().unwrap();
+        assert_eq!(rec.transactions()[3].networks, ids(&["br0", "br1"]));
     }
 }

@@ -29,7 +29,7 @@ pub struct JournalEntry {
 
 /// Why the journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
-#[error("firewall journal: {0}")]
+#[error("{0}")]
 pub struct JournalError(pub Box<dyn std::error::Error + Send + Sync>);
 
 /// Where the interface keeps its [`JournalEntry`]: the daemon's store, a

@@ -675,7 +675,7 @@ fn route_of(route: &RouteMessage, names: &HashMap<u32, String>) -> Option<Route>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{TestNs, test_requires_root};
+    use crate::host::test_support::{TestNs, test_requires_root};
     use rtnetlink::packet_route::link::{InfoBridgePort, InfoPortData, LinkFlags};
     use std::io::{Read, Write};
     use std::net::{SocketAddr, TcpListener, TcpStream};

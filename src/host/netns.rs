@@ -397,7 +397,7 @@ impl CommandRunner for NetnsRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{TestNs, test_requires_root};
+    use crate::host::test_support::{TestNs, test_requires_root};
     use std::os::unix::fs::MetadataExt;
     use std::process::Command;
 

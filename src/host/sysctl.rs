@@ -201,7 +201,7 @@ pub fn exists(key: &[&str]) -> bool {
 mod tests {
     use super::*;
     use crate::host::netns::in_netns;
-    use crate::host::{TestNs, test_requires_root};
+    use crate::host::test_support::{TestNs, test_requires_root};
 
     #[test]
     fn keys_are_checked() {

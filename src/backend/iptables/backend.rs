@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 
 use crate::firewall::{
-    ApplyOutcome, BackendError, Change, Family, FirewallBackend, FirewallState, RenderedRules,
-    Transaction,
+    ApplyOutcome, BackendError, Family, FirewallBackend, FirewallState, RenderedRules, Transaction,
 };
 use crate::host::netns::{CommandError, CommandRunner};
 
@@ -94,21 +93,17 @@ impl IptablesBackend {
 
     /// Brings the rules of `desired.family` to `desired`; returns whether it
     /// changed anything and whether the kernel had drifted first.
-    fn apply_family(
-        &mut self,
-        desired: Ruleset,
-        whole: bool,
-    ) -> Result<ApplyOutcome, CommandError> {
+    fn apply_family(&mut self, desired: Ruleset) -> Result<ApplyOutcome, CommandError> {
         let family = desired.family;
         let current = parse_save(&self.save(family)?);
         let owned = self.owned.entry(family).or_default();
         let script = restore_script(&current, &desired, owned);
+        // Drift is measured against what this run applied; before its
+        // first apply (a start, a reboot) there is nothing to drift from.
         let drift = match self.last.get(&family) {
             Some(last) if *last == desired => script.is_some(),
             Some(last) => restore_script(&current, last, owned).is_some(),
-            // Nothing applied yet in this run: at a reapply the desired
-            // state is what should be there already.
-            None => whole && script.is_some(),
+            None => false,
         };
         if let Some(input) = &script {
             let (_, restore) = self.variant.programs(family);
@@ -170,12 +165,9 @@ impl FirewallBackend for IptablesBackend {
     }
 
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
-        let whole = matches!(txn.change, Change::Reapply);
         let mut outcome = ApplyOutcome::default();
         for family in self.families.clone() {
-            let one = self
-                .apply_family(plan(txn.next, family), whole)
-                .map_err(failure)?;
+            let one = self.apply_family(plan(txn.next, family)).map_err(failure)?;
             outcome.changed |= one.changed;
             outcome.drift |= one.drift;
         }

@@ -115,11 +115,29 @@ pub fn restore_script(
                 remaining.extend(rules.iter().map(String::as_str));
             }
         }
+        // Flushed if they hold rules; deleted unless something else still
+        // jumps to them. An empty chain that must stay needs nothing, so that
+        // a settled state needs no restore at all.
+        let stale_ops: Vec<(&str, bool, bool)> = stale
+            .iter()
+            .map(|name| {
+                let flush = cur.rules.get(*name).is_some_and(|r| !r.is_empty());
+                let delete = !remaining.iter().any(|r| jump_target(r) == Some(name));
+                if !delete {
+                    tracing::warn!(
+                        chain = name,
+                        "not deleting chain: other rules still jump to it"
+                    );
+                }
+                (*name, flush, delete)
+            })
+            .filter(|(_, flush, delete)| *flush || *delete)
+            .collect();
         if decls.is_empty()
             && deletes.is_empty()
             && adds.is_empty()
             && body.is_empty()
-            && stale.is_empty()
+            && stale_ops.is_empty()
         {
             continue;
         }
@@ -128,16 +146,13 @@ pub fn restore_script(
         script.push_str(&deletes);
         script.push_str(&body);
         script.push_str(&adds);
-        for name in &stale {
-            let _ = writeln!(script, "-F {name}");
+        for (name, flush, _) in &stale_ops {
+            if *flush {
+                let _ = writeln!(script, "-F {name}");
+            }
         }
-        for name in &stale {
-            if remaining.iter().any(|r| jump_target(r) == Some(name)) {
-                tracing::warn!(
-                    chain = name,
-                    "not deleting chain: other rules still jump to it"
-                );
-            } else {
+        for (name, _, delete) in &stale_ops {
+            if *delete {
                 let _ = writeln!(script, "-X {name}");
             }
         }
@@ -233,17 +248,25 @@ mod tests {
         let script = restore_script(&saved(&on.to_save_text()), &off, &none()).unwrap();
         assert!(script.contains("-D FORWARD -j DOCKER-FORWARD\n"));
         assert!(script.contains("-D PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n"));
-        assert!(script.contains("-F DOCKER-CT\n"));
+        // Chains with rules are flushed, empty ones only deleted.
+        assert!(script.contains("-F DOCKER-FORWARD\n"));
+        assert!(!script.contains("-F DOCKER-CT\n"));
+        assert!(script.contains("-X DOCKER-CT\n"));
         assert!(script.contains("-X DOCKER-ISOLATION-STAGE-2\n"));
         // A user rule still jumping to one of them: emptied, not deleted.
         let text = on.to_save_text().replace(
             "COMMIT\n*nat",
-            "-A INPUT -i eth5 -j DOCKER-CT\nCOMMIT\n*nat",
+            "-A INPUT -i eth5 -j DOCKER-FORWARD\nCOMMIT\n*nat",
         );
         let script = restore_script(&saved(&text), &off, &none()).unwrap();
-        assert!(script.contains("-F DOCKER-CT\n"));
-        assert!(!script.contains("-X DOCKER-CT\n"));
+        assert!(script.contains("-F DOCKER-FORWARD\n"));
+        assert!(!script.contains("-X DOCKER-FORWARD\n"));
         assert!(script.contains("-X DOCKER-BRIDGE\n"));
+        // Once emptied, a chain that must stay needs no restore again.
+        let settled = saved(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-FORWARD - [0:0]\n-A INPUT -i eth5 -j DOCKER-FORWARD\nCOMMIT\n",
+        );
+        assert_eq!(restore_script(&settled, &off, &none()), None);
     }
 
     #[test]
