@@ -94,6 +94,18 @@ fn big_state(networks: u8, per_net: u8) -> FirewallState {
     state
 }
 
+/// The firewall interface over the iptables backend running through
+/// `runner`, with a journal in memory.
+fn firewall(runner: Box<dyn CommandRunner>, state: &FirewallState) -> Firewall {
+    Firewall::open(
+        state.config.clone(),
+        true,
+        Box::new(IptablesBackend::new(runner, Variant::System)),
+        Box::new(MemoryJournal::default()),
+    )
+    .unwrap()
+}
+
 fn restores(calls: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     calls
         .lock()
@@ -124,21 +136,12 @@ fn one_restore_per_family_and_idempotent() {
     ns.exec(&["iptables", "-A", "FORWARD", "-i", "eth9", "-j", "ACCEPT"]);
 
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let backend = IptablesBackend::new(
-        Box::new(Counting {
-            inner: NetnsRunner::new(Netns::named(&ns.name).unwrap()),
-            calls: calls.clone(),
-        }),
-        Variant::System,
-    );
     let state = big_state(30, 4);
-    let mut firewall = Firewall::open(
-        state.config.clone(),
-        true,
-        Box::new(backend),
-        Box::new(MemoryJournal::default()),
-    )
-    .unwrap();
+    let runner = Counting {
+        inner: NetnsRunner::new(Netns::named(&ns.name).unwrap()),
+        calls: calls.clone(),
+    };
+    let mut firewall = firewall(Box::new(runner), &state);
     let rulesets = plan_all(&state);
     let planned: usize = rulesets.iter().map(Ruleset::rule_count).sum();
     assert!(planned > 1000, "a big plan: {planned} rules");
@@ -198,18 +201,9 @@ fn drift_is_reported_and_repaired_by_a_reapply() {
         return;
     }
     let ns = support::TestNetns::new();
-    let backend = IptablesBackend::new(
-        Box::new(NetnsRunner::new(Netns::named(&ns.name).unwrap())),
-        Variant::System,
-    );
     let state = big_state(2, 1);
-    let mut firewall = Firewall::open(
-        state.config.clone(),
-        true,
-        Box::new(backend),
-        Box::new(MemoryJournal::default()),
-    )
-    .unwrap();
+    let runner = NetnsRunner::new(Netns::named(&ns.name).unwrap());
+    let mut firewall = firewall(Box::new(runner), &state);
     let first = firewall.replace(state.clone()).unwrap();
     assert!(first.changed && !first.drift, "{first:?}");
     let reapplied = firewall.reapply().unwrap();

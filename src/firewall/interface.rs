@@ -335,17 +335,21 @@ mod tests {
         }
     }
 
-    fn firewall() -> (Firewall, Recording, MemoryJournal) {
-        let (backend, recording) = RecordingBackend::new();
-        let journal = MemoryJournal::default();
-        let fw = Firewall::open(
+    /// The interface over `backend`, recording in `journal`.
+    fn open(backend: RecordingBackend, journal: impl FirewallJournal + 'static) -> Firewall {
+        Firewall::open(
             FirewallConfig::default(),
             true,
             Box::new(backend),
-            Box::new(journal.clone()),
+            Box::new(journal),
         )
-        .unwrap();
-        (fw, recording, journal)
+        .unwrap()
+    }
+
+    fn firewall() -> (Firewall, Recording, MemoryJournal) {
+        let (backend, recording) = RecordingBackend::new();
+        let journal = MemoryJournal::default();
+        (open(backend, journal.clone()), recording, journal)
     }
 
     fn ids(list: &[&str]) -> Vec<String> {
@@ -534,13 +538,7 @@ mod tests {
                 ownership: serde_json::json!(["br-old"]),
             })
             .unwrap();
-        let mut fw = Firewall::open(
-            FirewallConfig::default(),
-            true,
-            Box::new(backend),
-            Box::new(journal.clone()),
-        )
-        .unwrap();
+        let mut fw = open(backend, journal.clone());
         fw.reapply().unwrap();
         // The intent of the first transaction still holds the adopted bridge.
         assert_eq!(
@@ -557,15 +555,7 @@ mod tests {
                 ownership: serde_json::json!({"not": "a list"}),
             })
             .unwrap();
-        assert!(
-            Firewall::open(
-                FirewallConfig::default(),
-                true,
-                Box::new(backend),
-                Box::new(other)
-            )
-            .is_ok()
-        );
+        open(backend, other);
     }
 
     /// A journal that refuses to write once told to.
@@ -592,13 +582,7 @@ mod tests {
     fn without_a_journal_an_addition_is_refused_and_a_removal_goes_ahead() {
         let (backend, rec) = RecordingBackend::new();
         let journal = FlakyJournal::default();
-        let mut fw = Firewall::open(
-            FirewallConfig::default(),
-            true,
-            Box::new(backend),
-            Box::new(journal.clone()),
-        )
-        .unwrap();
+        let mut fw = open(backend, journal.clone());
         fw.add_network(net("br0", "192.0.2.0/24")).unwrap();
         journal
             .broken
