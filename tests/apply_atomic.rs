@@ -38,7 +38,7 @@ fn big_state(networks: u8, per_net: u8) -> FirewallState {
         ..FirewallState::default()
     };
     for n in 0..networks {
-        let br = format!("br-test{n}");
+        let br = IfName::new(&format!("br-test{n}")).unwrap();
         state.networks.push(NetworkConfig {
             if_name: br.clone(),
             internal: n % 7 == 6,

@@ -107,7 +107,7 @@ fn state_for(c: &Case) -> FirewallState {
     };
     let snat = flag(c, "snat");
     state.networks.push(NetworkConfig {
-        if_name: "br-dummy".into(),
+        if_name: IfName::new("br-dummy").unwrap(),
         internal: flag(c, "internal"),
         icc: flag(c, "icc"),
         masquerade: flag(c, "masq"),
@@ -132,7 +132,7 @@ fn state_for(c: &Case) -> FirewallState {
         host_port: 8080,
     };
     state.endpoints.push(FirewallEndpoint {
-        network: "br-dummy".into(),
+        network: IfName::new("br-dummy").unwrap(),
         addrs: EndpointAddrs {
             v4: Some("192.168.0.2".parse().unwrap()),
             v6: Some("fd49:efd7:54aa::1".parse().unwrap()),

@@ -652,7 +652,7 @@ mod tests {
         let names: Vec<&str> = s.networks.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["bridge", "myapp_default"]);
         let default = net(&s, "myapp_default");
-        assert_eq!(default.bridge, format!("br-{}", &default.id[..12]));
+        assert_eq!(*default.bridge, format!("br-{}", &default.id[..12]));
         assert_eq!(
             default.v4.as_ref().unwrap().subnet.to_string(),
             "172.18.0.0/16"

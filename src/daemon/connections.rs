@@ -71,9 +71,9 @@ impl Daemon {
             self.plumb(&inner, &next, &joining)
                 .await
                 .map_err(internal)?;
-            let endpoint = (ep.id.clone(), ep.firewall_endpoint(&next));
+            let endpoints = joining.firewall_endpoints(&next);
             inner
-                .in_firewall(|fw| fw.add_endpoints(vec![endpoint]))
+                .in_firewall(|fw| fw.add_endpoints(endpoints))
                 .map_err(internal)?;
             Ok::<(), DaemonError>(())
         }

@@ -18,11 +18,7 @@ impl Daemon {
         next: &StateBuilder,
         rec: &SandboxRecord,
     ) -> Result<(), DaemonError> {
-        let endpoints = rec
-            .endpoints
-            .iter()
-            .map(|ep| (ep.id.clone(), ep.firewall_endpoint(next)))
-            .collect();
+        let endpoints = rec.firewall_endpoints(next);
         inner
             .in_firewall(|fw| fw.add_endpoints(endpoints))
             .map_err(internal)?;

@@ -102,6 +102,15 @@ pub struct SandboxRecord {
 }
 
 impl SandboxRecord {
+    /// Its endpoints as the firewall sees them, by endpoint ID, in the
+    /// network state `state`.
+    pub fn firewall_endpoints(&self, state: &StateBuilder) -> Vec<(String, FirewallEndpoint)> {
+        self.endpoints
+            .iter()
+            .filter_map(|ep| Some((ep.id.clone(), ep.firewall_endpoint(state)?)))
+            .collect()
+    }
+
     /// Every port binding of its endpoints, in order.
     pub fn bindings(&self) -> Vec<PortBinding> {
         self.endpoints
@@ -112,11 +121,10 @@ impl SandboxRecord {
 }
 
 impl EndpointRecord {
-    /// The firewall's view of this endpoint, in the network state `state`.
-    pub fn firewall_endpoint(&self, state: &StateBuilder) -> FirewallEndpoint {
-        let bridge = state
-            .network(&self.endpoint.network)
-            .map_or("", |n| n.bridge.as_str());
-        self.endpoint.firewall_endpoint(bridge)
+    /// The firewall's view of this endpoint, in the network state `state`
+    /// (none when its network is not there).
+    pub fn firewall_endpoint(&self, state: &StateBuilder) -> Option<FirewallEndpoint> {
+        let net = state.network(&self.endpoint.network)?;
+        Some(self.endpoint.firewall_endpoint(&net.bridge))
     }
 }

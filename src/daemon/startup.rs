@@ -177,8 +177,7 @@ impl Daemon {
                 .collect();
             let endpoints = running
                 .iter()
-                .flat_map(|rec| &rec.endpoints)
-                .map(|ep| (ep.id.clone(), ep.firewall_endpoint(&inner.state)))
+                .flat_map(|rec| rec.firewall_endpoints(&inner.state))
                 .collect();
             inner.firewall.load(snapshot.networks, endpoints);
             inner.in_firewall(|fw| fw.reapply())?;

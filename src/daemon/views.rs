@@ -80,7 +80,7 @@ impl Daemon {
                 "com.docker.network.bridge.host_binding_ipv4",
                 self.config.ip.to_string(),
             ),
-            ("com.docker.network.bridge.name", net.bridge.clone()),
+            ("com.docker.network.bridge.name", net.bridge.to_string()),
             (
                 "com.docker.network.driver.mtu",
                 o.mtu.or(self.config.mtu).unwrap_or(1500).to_string(),

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::names::IfName;
+
 /// One change of the firewall's desired state: each is one transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Change {
@@ -12,9 +14,9 @@ pub enum Change {
     /// A whole new desired state (`bridgewall apply` of a Compose file).
     Replace,
     /// A network was created (its bridge interface).
-    AddNetwork(String),
+    AddNetwork(IfName),
     /// A network was removed (its bridge interface).
-    RemoveNetwork(String),
+    RemoveNetwork(IfName),
     /// Endpoints joined, with their port bindings (a sandbox started with
     /// all its endpoints, or one endpoint connected), by ID.
     AddEndpoints(Vec<String>),

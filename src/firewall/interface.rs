@@ -129,7 +129,7 @@ impl Firewall {
     /// A network was created.
     pub fn add_network(&mut self, net: NetworkConfig) -> Result<ApplyOutcome, FirewallError> {
         if self.network(&net.if_name).is_some() {
-            return Err(FirewallError::DuplicateNetwork(net.if_name));
+            return Err(FirewallError::DuplicateNetwork(net.if_name.to_string()));
         }
         let mut next = self.state.clone();
         let change = Change::AddNetwork(net.if_name.clone());
@@ -150,7 +150,7 @@ impl Firewall {
         next.networks.remove(pos);
         let ids = self.ids.clone();
         self.transact(
-            Change::RemoveNetwork(if_name.to_string()),
+            Change::RemoveNetwork(self.state.networks[pos].if_name.clone()),
             next,
             ids,
             OnFailure::Keep,
@@ -165,7 +165,7 @@ impl Firewall {
     ) -> Result<ApplyOutcome, FirewallError> {
         for (i, (id, ep)) in endpoints.iter().enumerate() {
             if self.network(&ep.network).is_none() {
-                return Err(FirewallError::UnknownNetwork(ep.network.clone()));
+                return Err(FirewallError::UnknownNetwork(ep.network.to_string()));
             }
             if self.ids.contains(id) || endpoints[..i].iter().any(|(other, _)| other == id) {
                 return Err(FirewallError::DuplicateEndpoint(id.clone()));
@@ -296,11 +296,12 @@ mod tests {
     use super::*;
     use crate::firewall::journal::MemoryJournal;
     use crate::firewall::stub::{Recorded, Recording, RecordingBackend};
+    use crate::firewall::names::IfName;
     use crate::firewall::types::{EndpointAddrs, FamilyConfig, GatewayMode, PortBinding, Protocol};
 
     fn net(bridge: &str, prefix: &str) -> NetworkConfig {
         NetworkConfig {
-            if_name: bridge.into(),
+            if_name: IfName::new(bridge).unwrap(),
             internal: false,
             icc: true,
             masquerade: true,
@@ -317,7 +318,7 @@ mod tests {
     fn endpoint(bridge: &str, addr: &str, ports: &[(u16, u16)]) -> FirewallEndpoint {
         let ip: std::net::Ipv4Addr = addr.parse().unwrap();
         FirewallEndpoint {
-            network: bridge.into(),
+            network: IfName::new(bridge).unwrap(),
             addrs: EndpointAddrs {
                 v4: Some(ip),
                 v6: None,
@@ -406,12 +407,12 @@ mod tests {
             rec.transactions(),
             vec![
                 t(
-                    Change::AddNetwork("br-front".into()),
+                    Change::AddNetwork(IfName::new("br-front").unwrap()),
                     &ids(&["br-front"]),
                     vec![],
                     vec![]
                 ),
-                t(Change::AddNetwork("br-back".into()), &both, vec![], vec![]),
+                t(Change::AddNetwork(IfName::new("br-back").unwrap()), &both, vec![], vec![]),
                 t(
                     Change::AddEndpoints(ids(&["ep1"])),
                     &both,
@@ -437,7 +438,7 @@ mod tests {
                     vec![]
                 ),
                 t(
-                    Change::RemoveNetwork("br-back".into()),
+                    Change::RemoveNetwork(IfName::new("br-back").unwrap()),
                     &ids(&["br-front"]),
                     vec![],
                     vec![]

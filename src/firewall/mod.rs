@@ -11,6 +11,7 @@ pub mod change;
 pub mod error;
 pub mod interface;
 pub mod journal;
+pub mod names;
 pub mod stub;
 pub mod types;
 
@@ -19,5 +20,6 @@ pub use change::Change;
 pub use error::FirewallError;
 pub use interface::Firewall;
 pub use journal::{FirewallJournal, JournalEntry, JournalError, JournalPhase, MemoryJournal};
+pub use names::{IfName, InterfaceNameError, MAX_INTERFACE_NAME_LEN};
 pub use stub::{Recorded, Recording, RecordingBackend};
 pub use types::*;

@@ -68,7 +68,7 @@ impl RecordingBackend {
 }
 
 fn bridges(state: &FirewallState) -> impl Iterator<Item = String> + '_ {
-    state.networks.iter().map(|n| n.if_name.clone())
+    state.networks.iter().map(|n| n.if_name.to_string())
 }
 
 /// A one-line description of each endpoint and binding of `state`.

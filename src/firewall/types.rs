@@ -10,6 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::names::IfName;
+
 /// An IP family: each one has its own ruleset (iptables or ip6tables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Family {
@@ -186,7 +188,7 @@ pub struct FamilyConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkConfig {
     /// The bridge interface, e.g. `docker0` or `br-1a2b3c4d5e6f`.
-    pub if_name: String,
+    pub if_name: IfName,
     /// No route out: `--internal`.
     pub internal: bool,
     /// Inter-container communication on this bridge.
@@ -194,7 +196,7 @@ pub struct NetworkConfig {
     /// Masquerade (or SNAT) outgoing traffic.
     pub masquerade: bool,
     /// Interfaces allowed to reach containers directly, like the bridge itself.
-    pub trusted_host_interfaces: Vec<String>,
+    pub trusted_host_interfaces: Vec<IfName>,
     /// IPv4 config, when the network has IPv4.
     pub v4: Option<FamilyConfig>,
     /// IPv6 config, when the network has IPv6.
@@ -240,7 +242,7 @@ pub struct PortBinding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallEndpoint {
     /// The bridge interface of the endpoint's network ([`NetworkConfig::if_name`]).
-    pub network: String,
+    pub network: IfName,
     /// The endpoint's addresses.
     pub addrs: EndpointAddrs,
     /// Its port bindings, in the order they were added.

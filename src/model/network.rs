@@ -32,6 +32,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::firewall::names::{IfName, InterfaceNameError};
 use crate::firewall::types::{Family, GatewayMode};
 
 /// The only network driver bridgewall handles.
@@ -64,8 +65,6 @@ pub const DRIVER_MTU: &str = "com.docker.network.driver.mtu";
 /// Network names the daemon reserves on Linux (`network.IsPredefined`).
 pub const PREDEFINED_NETWORKS: [&str; 4] = ["bridge", "host", "none", "default"];
 
-/// Longest Linux interface name, in bytes (`IFNAMSIZ` - 1).
-pub const MAX_INTERFACE_NAME_LEN: usize = 15;
 
 /// One entry of a network's IPAM config (`--subnet`, `--gateway`, `--ip-range`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -149,7 +148,7 @@ pub struct NetworkSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BridgeOptions {
     /// [`BRIDGE_NAME`]: the bridge interface; `None` for Docker's generated name.
-    pub bridge_name: Option<String>,
+    pub bridge_name: Option<IfName>,
     /// [`ENABLE_ICC`]: inter-container communication.
     pub enable_icc: bool,
     /// [`ENABLE_IP_MASQUERADE`]: masquerade outgoing traffic.
@@ -163,7 +162,7 @@ pub struct BridgeOptions {
     /// [`INHIBIT_IPV4`]: the bridge gets no IPv4 address.
     pub inhibit_ipv4: bool,
     /// [`TRUSTED_HOST_INTERFACES`], split on `:` (empty parts dropped).
-    pub trusted_host_interfaces: Vec<String>,
+    pub trusted_host_interfaces: Vec<IfName>,
     /// [`HOST_IPV4`]: SNAT source address for IPv4.
     pub host_ipv4: Option<Ipv4Addr>,
     /// [`HOST_IPV6`]: SNAT source address for IPv6.
@@ -276,8 +275,8 @@ impl BridgeOptions {
             match label.as_str() {
                 // An empty name means "generate one", as in Docker.
                 BRIDGE_NAME if !value.is_empty() => {
-                    check_interface_name(value).map_err(|e| invalid(e.to_string()))?;
-                    opts.bridge_name = Some(value.clone());
+                    opts.bridge_name =
+                        Some(check_interface_name(value).map_err(|e| invalid(e.to_string()))?);
                 }
                 DRIVER_MTU => {
                     let mtu = go_atoi(value).map_err(invalid)?;
@@ -306,8 +305,11 @@ impl BridgeOptions {
                     opts.trusted_host_interfaces = value
                         .split(':')
                         .filter(|name| !name.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                        .map(|name| {
+                            check_interface_name(name)
+                                .map_err(|e| invalid(format!("{name:?}: {e}")))
+                        })
+                        .collect::<Result<_, _>>()?;
                 }
                 HOST_BINDING_IPV4 => {
                     opts.host_binding_ipv4 = Some(parse_ip(value).map_err(invalid)?);
@@ -510,47 +512,9 @@ pub(crate) fn check_ipv6_subnet(addr: IpAddr, len: u8) -> Result<(), Ipv6SubnetE
     Ok(())
 }
 
-/// Why a name cannot be a Linux network interface's (the kernel's
-/// `dev_valid_name`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub enum InterfaceNameError {
-    /// The name is empty.
-    #[error("interface name is empty")]
-    Empty,
-    /// The name is longer than [`MAX_INTERFACE_NAME_LEN`] bytes.
-    #[error("interface name longer than 15 bytes")]
-    TooLong,
-    /// The name is `.` or `..`.
-    #[error("interface name cannot be \".\" or \"..\"")]
-    Dots,
-    /// The name contains `/`, `:`, whitespace or NUL.
-    #[error("interface name cannot contain '/', ':', whitespace or NUL")]
-    BadCharacter,
-}
-
-/// Checks `name` against the kernel's rules for interface names: 1 to 15
-/// bytes, not `.` or `..`, no `/`, `:`, whitespace (as the kernel's `isspace`
-/// sees bytes, 0xA0 included) or NUL.
-pub fn check_interface_name(name: &str) -> Result<(), InterfaceNameError> {
-    if name.is_empty() {
-        return Err(InterfaceNameError::Empty);
-    }
-    if name.len() > MAX_INTERFACE_NAME_LEN {
-        return Err(InterfaceNameError::TooLong);
-    }
-    if name == "." || name == ".." {
-        return Err(InterfaceNameError::Dots);
-    }
-    let bad = |b: u8| {
-        matches!(
-            b,
-            b'/' | b':' | b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0xa0 | 0
-        )
-    };
-    if name.bytes().any(bad) {
-        return Err(InterfaceNameError::BadCharacter);
-    }
-    Ok(())
+/// Checks `name` against the rules for interface names ([`IfName::new`]).
+pub fn check_interface_name(name: &str) -> Result<IfName, InterfaceNameError> {
+    IfName::new(name)
 }
 
 /// Docker's `newGwMode`.
@@ -697,14 +661,17 @@ mod tests {
         assert_eq!(
             parsed,
             BridgeOptions {
-                bridge_name: Some("br-test".to_owned()),
+                bridge_name: Some(IfName::new("br-test").unwrap()),
                 enable_icc: false,
                 enable_ip_masquerade: false,
                 host_binding_ipv4: Some("127.0.0.1".parse().unwrap()),
                 gateway_mode_ipv4: GatewayMode::Routed,
                 gateway_mode_ipv6: GatewayMode::NatUnprotected,
                 inhibit_ipv4: true,
-                trusted_host_interfaces: vec!["eth0".to_owned(), "vxlan.1".to_owned()],
+                trusted_host_interfaces: vec![
+                    IfName::new("eth0").unwrap(),
+                    IfName::new("vxlan.1").unwrap(),
+                ],
                 host_ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
                 host_ipv6: Some("2001:db8::1".parse().unwrap()),
                 mtu: Some(1400),
@@ -816,19 +783,21 @@ mod tests {
     }
 
     #[test]
-    fn interface_names() {
-        assert_eq!(check_interface_name("docker0"), Ok(()));
-        assert_eq!(check_interface_name("123456789012345"), Ok(()));
-        assert_eq!(check_interface_name(""), Err(InterfaceNameError::Empty));
-        assert_eq!(
-            check_interface_name("a b"),
-            Err(InterfaceNameError::BadCharacter)
+    fn interface_name_options_are_checked_and_named() {
+        let parse = |key: &str, value: &str| {
+            BridgeOptions::parse(&BTreeMap::from([(key.to_string(), value.to_string())]), false)
+        };
+        let ok = parse(TRUSTED_HOST_INTERFACES, "eth0:vxlan.1").unwrap();
+        assert_eq!(ok.trusted_host_interfaces, ["eth0", "vxlan.1"]);
+        let injected = "eth0 -j ACCEPT\n-I INPUT 1 -s 6.6.6.6 -j ACCEPT\n#";
+        let err = parse(TRUSTED_HOST_INTERFACES, injected).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("failed to parse {TRUSTED_HOST_INTERFACES} value: {injected}")),
+            "{err}"
         );
-        // "à" is C3 A0 in UTF-8: the kernel's isspace() sees 0xA0.
-        assert_eq!(
-            check_interface_name("brà"),
-            Err(InterfaceNameError::BadCharacter)
-        );
+        assert!(err.contains("whitespace"), "{err}");
+        let err = parse(BRIDGE_NAME, "br\"x").unwrap_err().to_string();
+        assert!(err.contains(BRIDGE_NAME) && err.contains("quotes"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::firewall::types::{
     EndpointAddrs, Family, FamilyConfig, FirewallEndpoint, FirewallState, GatewayMode,
     NetworkConfig, PortBinding,
 };
+use crate::firewall::names::IfName;
 use crate::model::daemon_config::DaemonConfig;
 use crate::model::network::BridgeOptions;
 
@@ -43,7 +44,7 @@ pub struct ResolvedNetwork {
     /// Its ID: 64 hex digits ([`network_id`]).
     pub id: String,
     /// Its bridge interface.
-    pub bridge: String,
+    pub bridge: IfName,
     /// `--internal`.
     pub internal: bool,
     /// The bridge driver's options.
@@ -117,9 +118,9 @@ pub struct ResolvedEndpoint {
 impl ResolvedEndpoint {
     /// The firewall's view of this endpoint, on the network whose bridge is
     /// `bridge`.
-    pub fn firewall_endpoint(&self, bridge: &str) -> FirewallEndpoint {
+    pub fn firewall_endpoint(&self, bridge: &IfName) -> FirewallEndpoint {
         FirewallEndpoint {
-            network: bridge.to_string(),
+            network: bridge.clone(),
             addrs: EndpointAddrs {
                 v4: self.v4,
                 v6: self.v6,

@@ -37,6 +37,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use crate::firewall::names::IfName;
 use crate::firewall::types::{Family, GatewayMode};
 use crate::model::binding::{BindingContext, SequentialAllocator, resolve_bindings};
 use crate::model::daemon_config::DaemonConfig;
@@ -150,7 +151,7 @@ impl StateBuilder {
     fn add_default_bridge(&mut self) -> Result<(), StateError> {
         let d = &self.daemon;
         let options = BridgeOptions {
-            bridge_name: Some(d.default_bridge_name().to_string()),
+            bridge_name: Some(bridge_name(d.default_bridge_name())?),
             enable_icc: d.icc,
             enable_ip_masquerade: d.ip_masq,
             host_binding_ipv4: Some(d.ip),
@@ -240,10 +241,10 @@ impl StateBuilder {
         if self.network(&name).is_some() {
             return Err(StateError::DuplicateNetwork { name });
         }
-        let bridge = options
-            .bridge_name
-            .clone()
-            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        let bridge = match &options.bridge_name {
+            Some(name) => name.clone(),
+            None => bridge_name(&format!("br-{}", id.get(..12).unwrap_or(&id)))?,
+        };
         let mut pools = NetworkPools {
             v4: None,
             v6: None,
@@ -325,9 +326,9 @@ impl StateBuilder {
             if let Some(reason) = reason {
                 return Err(StateError::Conflict {
                     id: new.id.clone(),
-                    bridge: new.bridge.clone(),
+                    bridge: new.bridge.to_string(),
                     other_id: other.id.clone(),
-                    other_bridge: other.bridge.clone(),
+                    other_bridge: other.bridge.to_string(),
                     reason,
                 });
             }
@@ -719,6 +720,14 @@ impl StateBuilder {
             endpoints: self.endpoints,
         }
     }
+}
+
+/// A bridge's name, checked.
+fn bridge_name(name: &str) -> Result<IfName, StateError> {
+    IfName::new(name).map_err(|source| StateError::BridgeName {
+        name: name.to_string(),
+        source,
+    })
 }
 
 fn as_v4(addr: IpAddr) -> Option<Ipv4Addr> {

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use thiserror::Error;
 
+use crate::firewall::names::InterfaceNameError;
 use crate::firewall::types::Family;
 use crate::model::binding::BindingError;
 use crate::model::ipam::IpamError;
@@ -15,6 +16,14 @@ pub enum StateError {
     /// The daemon's address pools are invalid.
     #[error("invalid default-address-pools: {0}")]
     AddressPools(IpamError),
+    /// A bridge name that cannot be an interface's.
+    #[error("invalid bridge name {name:?}: {source}")]
+    BridgeName {
+        /// The name.
+        name: String,
+        /// Why.
+        source: InterfaceNameError,
+    },
     /// A network name used twice.
     #[error("network with name {name} already exists")]
     DuplicateNetwork {

@@ -17,7 +17,7 @@ use crate::host::netns::{CommandError, CommandRunner};
 
 use super::owned::OwnedRules;
 use super::planner::plan;
-use super::restore::restore_script;
+use super::restore::{check_script, restore_script};
 use super::ruleset::Ruleset;
 use super::save::parse_save;
 
@@ -93,9 +93,9 @@ impl IptablesBackend {
 
     /// Brings the rules of `desired.family` to `desired`; returns whether it
     /// changed anything and whether the kernel had drifted first.
-    fn apply_family(&mut self, desired: Ruleset) -> Result<ApplyOutcome, CommandError> {
+    fn apply_family(&mut self, desired: Ruleset) -> Result<ApplyOutcome, BackendError> {
         let family = desired.family;
-        let current = parse_save(&self.save(family)?);
+        let current = parse_save(&self.save(family).map_err(failure)?);
         let owned = self.owned.entry(family).or_default();
         let script = restore_script(&current, &desired, owned);
         // Drift is measured against what this run applied; before its
@@ -106,6 +106,7 @@ impl IptablesBackend {
             None => false,
         };
         if let Some(input) = &script {
+            check_script(input).map_err(failure)?;
             let (_, restore) = self.variant.programs(family);
             tracing::debug!(%family, "applying:\n{input}");
             if let Err(e) = self
@@ -116,7 +117,7 @@ impl IptablesBackend {
                 // table by table): the planned rules may be in place too.
                 owned.add(&desired);
                 self.last.remove(&family);
-                return Err(e);
+                return Err(failure(e));
             }
         }
         *owned = OwnedRules::of(&desired);
@@ -167,7 +168,7 @@ impl FirewallBackend for IptablesBackend {
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
         let mut outcome = ApplyOutcome::default();
         for family in self.families.clone() {
-            let one = self.apply_family(plan(txn.next, family)).map_err(failure)?;
+            let one = self.apply_family(plan(txn.next, family))?;
             outcome.changed |= one.changed;
             outcome.drift |= one.drift;
         }

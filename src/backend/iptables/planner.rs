@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use super::rule::Rule;
 use super::ruleset::{Owner, Ruleset, Table};
+use crate::firewall::names::IfName;
 use crate::firewall::types::{
     Family, FamilyConfig, FirewallEndpoint, FirewallState, NetworkConfig, PortBinding,
 };
@@ -109,7 +110,7 @@ fn network_rules(
     net: &NetworkConfig,
     fam: &FamilyConfig,
 ) {
-    let br = net.if_name.as_str();
+    let br = &net.if_name;
     if net.internal {
         internal_network_rules(rs, family, net, fam);
         return;
@@ -203,7 +204,7 @@ fn internal_network_rules(
     net: &NetworkConfig,
     fam: &FamilyConfig,
 ) {
-    let br = net.if_name.as_str();
+    let br = &net.if_name;
     let (inbound, outbound) = match family {
         Family::V4 => (
             Rule::jump("DROP").in_if(br).not_dst_net(fam.prefix),
@@ -283,7 +284,7 @@ fn port_rules(
     if net.internal {
         return;
     }
-    let br = net.if_name.as_str();
+    let br = &net.if_name;
     // Remote access to ports published on IPv4 loopback is dropped before NAT
     // (moby#45610).
     if b.host_port != 0 && b.host_ip.is_loopback() && b.host_ip.is_ipv4() {
@@ -292,7 +293,7 @@ fn port_rules(
             "PREROUTING",
             Rule::jump("DROP")
                 .dst_addr(b.host_ip)
-                .not_in_if("lo")
+                .not_in_if(&IfName::loopback())
                 .dport(b.proto, b.host_port),
         );
     }

@@ -21,6 +21,51 @@ fn is_bridgewall_chain(name: &str) -> bool {
     name == DOCKER_USER || OWNED_CHAINS.iter().any(|(_, c)| *c == name)
 }
 
+/// A line of a restore script that `iptables-restore` could read as more
+/// than the rule it was rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refusing to apply a rule with unsafe text: {line:?}")]
+pub struct UnsafeLine {
+    /// The line.
+    pub line: String,
+}
+
+/// Defence in depth, whatever the types upstream guarantee: every line of
+/// `script` must be one of the restore commands bridgewall writes (a table,
+/// a chain declaration, `-N`/`-F`/`-X`, `-A`/`-I`/`-D` of a rule, `COMMIT`),
+/// made of printable ASCII words separated by single spaces, with no quote,
+/// backslash or backtick (nothing `iptables-save` prints in the rules
+/// bridgewall plans), so that no value can end a rule, start another or open
+/// a quoted string.
+pub fn check_script(script: &str) -> Result<(), UnsafeLine> {
+    let unsafe_char = |c: char| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '\\' | '`');
+    let known = |first: &str| {
+        matches!(first, "-A" | "-I" | "-D" | "-N" | "-F" | "-X" | "COMMIT")
+            || first.starts_with(':')
+            || matches!(first, "*raw" | "*filter" | "*nat")
+    };
+    if script.is_empty() {
+        return Ok(());
+    }
+    let body = script.strip_suffix('\n').unwrap_or(script);
+    for line in body.split('\n') {
+        let words_ok = line
+            .split(' ')
+            .all(|word| !word.is_empty() && !word.chars().any(unsafe_char));
+        if !words_ok || !line.split(' ').next().is_some_and(known) {
+            return Err(UnsafeLine {
+                line: line.to_string(),
+            });
+        }
+    }
+    if !script.is_empty() && !script.ends_with("COMMIT\n") {
+        return Err(UnsafeLine {
+            line: script.lines().last().unwrap_or_default().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Works out the `iptables-restore --noflush` input that takes the current
 /// rules (`current`, from `iptables-save`) to `desired`. `owned` lists what
 /// bridgewall applied before in the built-in chains. Returns `None` when
@@ -290,7 +335,7 @@ mod tests {
     fn rules_applied_before_are_removed_from_builtin_chains() {
         let mut state = FirewallState::default();
         state.networks.push(crate::firewall::NetworkConfig {
-            if_name: "br0".into(),
+            if_name: crate::firewall::IfName::new("br0").unwrap(),
             internal: false,
             icc: true,
             masquerade: true,
@@ -310,5 +355,23 @@ mod tests {
         assert!(!forgetful.contains(masq), "not known to be ours");
         let script = restore_script(&current, &without, &OwnedRules::of(&with)).unwrap();
         assert!(script.contains(masq));
+    }
+
+    #[test]
+    fn scripts_with_unsafe_text_are_refused() {
+        let plan = plan(&FirewallState::default(), Family::V4);
+        let script = restore_script(&HashMap::new(), &plan, &none()).unwrap();
+        assert_eq!(check_script(&script), Ok(()));
+        for bad in [
+            "-A DOCKER -i eth0 -j ACCEPT\n-I INPUT 1 -s 6.6.6.6 -j ACCEPT\n#\nCOMMIT\n",
+            "*filter\n-A DOCKER -i \"eth0\" -j ACCEPT\nCOMMIT\n",
+            "*filter\n-A DOCKER -i eth0  -j ACCEPT\nCOMMIT\n",
+            "*filter\n-A DOCKER -i eth0\t-j ACCEPT\nCOMMIT\n",
+            "*filter\n-A DOCKER -i br\u{fc} -j ACCEPT\nCOMMIT\n",
+            "*filter\n-A DOCKER -i eth0\r -j ACCEPT\nCOMMIT\n",
+            "*filter\n-A DOCKER -j ACCEPT\n",
+        ] {
+            assert!(check_script(bad).is_err(), "{bad:?}");
+        }
     }
 }

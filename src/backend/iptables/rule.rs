@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::firewall::names::IfName;
 use crate::firewall::types::{Family, Protocol};
 
 /// A rule's matches and target, without its chain (`-A CHAIN` is added by the
@@ -89,25 +90,25 @@ impl Rule {
     }
 
     /// `-i IF`.
-    pub fn in_if(mut self, name: &str) -> Rule {
+    pub fn in_if(mut self, name: &IfName) -> Rule {
         self.in_if = Some((false, name.to_string()));
         self
     }
 
     /// `! -i IF`.
-    pub fn not_in_if(mut self, name: &str) -> Rule {
+    pub fn not_in_if(mut self, name: &IfName) -> Rule {
         self.in_if = Some((true, name.to_string()));
         self
     }
 
     /// `-o IF`.
-    pub fn out_if(mut self, name: &str) -> Rule {
+    pub fn out_if(mut self, name: &IfName) -> Rule {
         self.out_if = Some((false, name.to_string()));
         self
     }
 
     /// `! -o IF`.
-    pub fn not_out_if(mut self, name: &str) -> Rule {
+    pub fn not_out_if(mut self, name: &IfName) -> Rule {
         self.out_if = Some((true, name.to_string()));
         self
     }
@@ -182,13 +183,14 @@ impl fmt::Display for Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firewall::IfName;
 
     #[test]
     fn prints_parts_in_iptables_save_order() {
         let r = Rule::jump("ACCEPT")
             .dport(Protocol::Tcp, 80)
-            .out_if("br0")
-            .not_in_if("br0")
+            .out_if(&IfName::new("br0").unwrap())
+            .not_in_if(&IfName::new("br0").unwrap())
             .dst_addr("192.168.0.2".parse().unwrap());
         assert_eq!(
             r.to_string(),
