@@ -27,16 +27,18 @@ pub enum InterfaceNameError {
     #[error("interface name cannot contain '/', ':', whitespace or NUL")]
     BadCharacter,
     /// The name is one the kernel takes but a rule must not carry: a
-    /// control character, a quote, a backslash or a non-ASCII byte.
+    /// control character, a quote, a backslash, `#` or a non-ASCII byte, or
+    /// a leading `-` or `!` (read as an option or a negation).
     #[error(
-        "interface name may only contain printable ASCII characters other than quotes and backslashes"
+        "interface name may only contain printable ASCII characters other than quotes, backslashes and '#', and cannot start with '-' or '!'"
     )]
     Unsafe,
 }
 
 /// A network interface name: 1 to 15 printable ASCII bytes, not `.` or
-/// `..`, without `/`, `:`, quotes or backslashes (the kernel's rules, and
-/// nothing a rule parser reads as syntax).
+/// `..`, without `/`, `:`, quotes, backslashes or `#`, not starting with `-`
+/// or `!` (the kernel's rules, and nothing a rule parser reads as syntax).
+/// `+`, iptables' wildcard (`eth+`), is allowed, as Docker allows it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct IfName(String);
@@ -60,8 +62,8 @@ impl IfName {
             return Err(InterfaceNameError::BadCharacter);
         }
         let unsafe_in_rules =
-            |b: u8| !b.is_ascii_graphic() || matches!(b, b'"' | b'\'' | b'\\' | b'`');
-        if name.bytes().any(unsafe_in_rules) {
+            |b: u8| !b.is_ascii_graphic() || matches!(b, b'"' | b'\'' | b'\\' | b'`' | b'#');
+        if name.bytes().any(unsafe_in_rules) || name.starts_with(['-', '!']) {
             return Err(InterfaceNameError::Unsafe);
         }
         // After the characters: a hostile value is told what is wrong with
@@ -133,6 +135,7 @@ mod tests {
         assert!(IfName::new("123456789012345").is_ok());
         assert!(IfName::new("vxlan.1").is_ok());
         assert!(IfName::new("br-1a2b+c_d%").is_ok());
+        assert!(IfName::new("eth+").is_ok());
         let refused = [
             ("", InterfaceNameError::Empty),
             ("1234567890123456", InterfaceNameError::TooLong),
@@ -151,6 +154,9 @@ mod tests {
             ("a\\b", InterfaceNameError::Unsafe),
             ("a\x01b", InterfaceNameError::Unsafe),
             ("a\x7fb", InterfaceNameError::Unsafe),
+            ("#eth0", InterfaceNameError::Unsafe),
+            ("-j", InterfaceNameError::Unsafe),
+            ("!eth0", InterfaceNameError::Unsafe),
         ];
         for (name, why) in refused {
             assert_eq!(IfName::new(name), Err(why), "{name:?}");

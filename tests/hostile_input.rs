@@ -1,0 +1,173 @@
+//! Nothing a client sends becomes firewall text: hostile values (newlines,
+//! spaces, quotes, `#`, `-j`, `COMMIT`, overlong and unicode names) in every
+//! network option, through the docker CLI, the API and a Compose file, are
+//! each refused with a message naming the option, and the daemon's rules
+//! stay byte-identical.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use bridgewall::api::types::{NetworkCreateRequest, NetworkCreateResponse};
+use support::daemon::{TestDaemon, err, ok, sleeper};
+
+/// The injection from the report, and more of its kind.
+const HOSTILE: &[&str] = &[
+    "eth0 -j ACCEPT\n-I INPUT 1 -s 6.6.6.6 -j ACCEPT\n#",
+    "eth0\nCOMMIT\n*filter\n-I INPUT 1 -j ACCEPT\nCOMMIT",
+    "eth0\n-A INPUT -j ACCEPT",
+    "eth0\r\n-A INPUT -j ACCEPT",
+    "eth0 -j ACCEPT",
+    "eth0\t-j",
+    " eth0",
+    "eth0 ",
+    "\"eth0\"",
+    "'eth0'",
+    "eth0\"",
+    "e\\th0",
+    "`id`",
+    "#",
+    "#eth0",
+    "eth#0",
+    "-j",
+    "-jACCEPT",
+    "!eth0",
+    "COMMIT\n",
+    "\nCOMMIT",
+    "eth0\0",
+    "eth0\u{7}",
+    "eth0\u{1b}[31m",
+    "aaaaaaaaaaaaaaaa",
+    "a-very-long-interface-name",
+    "brü",
+    "br\u{a0}0",
+    "eth0\u{2028}x",
+    "\u{65e5}\u{672c}",
+    "eth0\u{200b}",
+    "..",
+];
+
+/// Every option Docker's bridge driver reads.
+const OPTIONS: &[&str] = &[
+    "com.docker.network.bridge.name",
+    "com.docker.network.bridge.trusted_host_interfaces",
+    "com.docker.network.bridge.enable_icc",
+    "com.docker.network.bridge.enable_ip_masquerade",
+    "com.docker.network.bridge.host_binding_ipv4",
+    "com.docker.network.bridge.gateway_mode_ipv4",
+    "com.docker.network.bridge.gateway_mode_ipv6",
+    "com.docker.network.bridge.inhibit_ipv4",
+    "com.docker.network.host_ipv4",
+    "com.docker.network.host_ipv6",
+    "com.docker.network.driver.mtu",
+];
+
+/// The options whose values are interface names.
+const NAME_OPTIONS: &[&str] = &[
+    "com.docker.network.bridge.name",
+    "com.docker.network.bridge.trusted_host_interfaces",
+];
+
+fn check_refused(what: &str, got: &str, option: &str) {
+    assert!(
+        got.contains(option),
+        "{what}: the error does not name {option}: {got:?}"
+    );
+}
+
+#[test]
+fn hostile_option_values_are_refused_everywhere_and_change_nothing() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let d = TestDaemon::start(None);
+    // Positive control: trusted host interfaces do reach the rules once a
+    // sandbox publishes a port, which is where the injection used to land.
+    ok(d.docker(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.trusted_host_interfaces=eth7:eth8",
+        "--subnet",
+        "192.0.2.0/24",
+        "trusted",
+    ]));
+    d.sandbox(sleeper("web", "trusted", &["8080:80"])).unwrap();
+    let rules = d.rules();
+    assert!(rules.contains("-i eth7 -j ACCEPT"), "{rules}");
+    let links = d.links();
+
+    let mut cases = 0;
+    // The docker CLI, for the options that take interface names.
+    for option in NAME_OPTIONS {
+        // A NUL cannot be in an argument (the API cases below have it).
+        for value in HOSTILE.iter().filter(|v| !v.contains('\0')) {
+            let opt = format!("{option}={value}");
+            let got = err(d.docker(&["network", "create", "-o", &opt, "hostile"]));
+            check_refused(&format!("docker -o {opt:?}"), &got, option);
+            cases += 1;
+        }
+    }
+    assert_eq!(d.rules(), rules, "the docker CLI cases changed the rules");
+    // The API, for every option.
+    for option in OPTIONS {
+        for value in HOSTILE {
+            let req = NetworkCreateRequest {
+                name: "hostile".into(),
+                options: BTreeMap::from([(option.to_string(), value.to_string())]),
+                ..Default::default()
+            };
+            let got = d.api(async |c| {
+                c.post::<_, NetworkCreateResponse>("/networks/create", &req)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+            let got = got.expect_err(&format!("{option}={value:?} was accepted"));
+            check_refused(&format!("API {option}={value:?}"), &got, option);
+            cases += 1;
+        }
+        assert_eq!(d.rules(), rules, "API cases with {option} changed the rules");
+    }
+    assert_eq!(d.links(), links, "a refused network left a link");
+    assert!(cases > 400, "{cases} cases");
+    println!("{cases} hostile values refused through the docker CLI and the API");
+}
+
+#[test]
+fn hostile_option_values_in_a_compose_file_are_refused_with_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("compose.yml");
+    let mut cases = 0;
+    for option in OPTIONS {
+        for value in HOSTILE {
+            // A YAML double-quoted scalar takes JSON's escapes.
+            let quoted = serde_json::to_string(value).unwrap();
+            std::fs::write(
+                &file,
+                format!(
+                    "name: shop\nnetworks:\n  front:\n    driver_opts:\n      {option}: {quoted}\nservices:\n  web:\n    image: nginx\n    networks: [front]\n    ports: [\"8080:80\"]\n"
+                ),
+            )
+            .unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_bridgewall"))
+                .arg("plan")
+                .arg(&file)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success(),
+                "{option}={value:?} was planned:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            assert!(
+                stderr.contains("networks.front.driver_opts"),
+                "{option}={value:?}: no field path in {stderr:?}"
+            );
+            check_refused(&format!("compose {option}={value:?}"), &stderr, option);
+            cases += 1;
+        }
+    }
+    println!("{cases} hostile values refused in Compose files");
+}
