@@ -127,7 +127,11 @@ fn hostile_option_values_are_refused_everywhere_and_change_nothing() {
             check_refused(&format!("API {option}={value:?}"), &got, option);
             cases += 1;
         }
-        assert_eq!(d.rules(), rules, "API cases with {option} changed the rules");
+        assert_eq!(
+            d.rules(),
+            rules,
+            "API cases with {option} changed the rules"
+        );
     }
     assert_eq!(d.links(), links, "a refused network left a link");
     assert!(cases > 400, "{cases} cases");

@@ -295,8 +295,8 @@ impl Firewall {
 mod tests {
     use super::*;
     use crate::firewall::journal::MemoryJournal;
-    use crate::firewall::stub::{Recorded, Recording, RecordingBackend};
     use crate::firewall::names::IfName;
+    use crate::firewall::stub::{Recorded, Recording, RecordingBackend};
     use crate::firewall::types::{EndpointAddrs, FamilyConfig, GatewayMode, PortBinding, Protocol};
 
     fn net(bridge: &str, prefix: &str) -> NetworkConfig {
@@ -412,7 +412,12 @@ mod tests {
                     vec![],
                     vec![]
                 ),
-                t(Change::AddNetwork(IfName::new("br-back").unwrap()), &both, vec![], vec![]),
+                t(
+                    Change::AddNetwork(IfName::new("br-back").unwrap()),
+                    &both,
+                    vec![],
+                    vec![]
+                ),
                 t(
                     Change::AddEndpoints(ids(&["ep1"])),
                     &both,

@@ -65,7 +65,6 @@ pub const DRIVER_MTU: &str = "com.docker.network.driver.mtu";
 /// Network names the daemon reserves on Linux (`network.IsPredefined`).
 pub const PREDEFINED_NETWORKS: [&str; 4] = ["bridge", "host", "none", "default"];
 
-
 /// One entry of a network's IPAM config (`--subnet`, `--gateway`, `--ip-range`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct IpamConfig {
@@ -785,14 +784,21 @@ mod tests {
     #[test]
     fn interface_name_options_are_checked_and_named() {
         let parse = |key: &str, value: &str| {
-            BridgeOptions::parse(&BTreeMap::from([(key.to_string(), value.to_string())]), false)
+            BridgeOptions::parse(
+                &BTreeMap::from([(key.to_string(), value.to_string())]),
+                false,
+            )
         };
         let ok = parse(TRUSTED_HOST_INTERFACES, "eth0:vxlan.1").unwrap();
         assert_eq!(ok.trusted_host_interfaces, ["eth0", "vxlan.1"]);
         let injected = "eth0 -j ACCEPT\n-I INPUT 1 -s 6.6.6.6 -j ACCEPT\n#";
-        let err = parse(TRUSTED_HOST_INTERFACES, injected).unwrap_err().to_string();
+        let err = parse(TRUSTED_HOST_INTERFACES, injected)
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.starts_with(&format!("failed to parse {TRUSTED_HOST_INTERFACES} value: {injected}")),
+            err.starts_with(&format!(
+                "failed to parse {TRUSTED_HOST_INTERFACES} value: {injected}"
+            )),
             "{err}"
         );
         assert!(err.contains("whitespace"), "{err}");

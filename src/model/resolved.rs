@@ -9,11 +9,11 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::firewall::names::IfName;
 use crate::firewall::types::{
     EndpointAddrs, Family, FamilyConfig, FirewallEndpoint, FirewallState, GatewayMode,
     NetworkConfig, PortBinding,
 };
-use crate::firewall::names::IfName;
 use crate::model::daemon_config::DaemonConfig;
 use crate::model::network::BridgeOptions;
 

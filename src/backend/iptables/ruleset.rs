@@ -295,11 +295,31 @@ mod tests {
     fn insert_and_append_are_idempotent_and_ordered() {
         let mut rs = Ruleset::empty(Family::V4);
         rs.ensure_chain(Table::Filter, "DOCKER", Owner::Bridgewall);
-        rs.append(Table::Filter, "DOCKER", Rule::jump("DROP").out_if(&IfName::new("a").unwrap()));
-        rs.insert(Table::Filter, "DOCKER", Rule::jump("ACCEPT").out_if(&IfName::new("a").unwrap()));
-        rs.append(Table::Filter, "DOCKER", Rule::jump("DROP").out_if(&IfName::new("b").unwrap()));
-        rs.insert(Table::Filter, "DOCKER", Rule::jump("ACCEPT").out_if(&IfName::new("b").unwrap()));
-        rs.insert(Table::Filter, "DOCKER", Rule::jump("ACCEPT").out_if(&IfName::new("a").unwrap()));
+        rs.append(
+            Table::Filter,
+            "DOCKER",
+            Rule::jump("DROP").out_if(&IfName::new("a").unwrap()),
+        );
+        rs.insert(
+            Table::Filter,
+            "DOCKER",
+            Rule::jump("ACCEPT").out_if(&IfName::new("a").unwrap()),
+        );
+        rs.append(
+            Table::Filter,
+            "DOCKER",
+            Rule::jump("DROP").out_if(&IfName::new("b").unwrap()),
+        );
+        rs.insert(
+            Table::Filter,
+            "DOCKER",
+            Rule::jump("ACCEPT").out_if(&IfName::new("b").unwrap()),
+        );
+        rs.insert(
+            Table::Filter,
+            "DOCKER",
+            Rule::jump("ACCEPT").out_if(&IfName::new("a").unwrap()),
+        );
         let c = rs.table(Table::Filter).chain("DOCKER").unwrap();
         let got: Vec<String> = c.rules.iter().map(|r| r.to_string()).collect();
         assert_eq!(
