@@ -22,7 +22,7 @@ use super::records::{NetworkRecord, Phase};
 
 /// The network spec a create request asks for, with Docker's checks on the
 /// parts bridgewall does not support.
-fn spec_from_request(req: &NetworkCreateRequest) -> Result<NetworkSpec, DaemonError> {
+pub fn spec_from_request(req: &NetworkCreateRequest) -> Result<NetworkSpec, DaemonError> {
     if req.config_only
         || req
             .config_from
