@@ -27,8 +27,18 @@ fn failed(e: crate::store::StoreError) -> JournalError {
 
 impl FirewallJournal for StoreJournal {
     fn load(&self) -> Result<Option<JournalEntry>, JournalError> {
-        if let Some(entry) = self.store.get(Collection::Meta, KEY).map_err(failed)? {
-            return Ok(Some(entry));
+        match self.store.get(Collection::Meta, KEY) {
+            Ok(Some(entry)) => return Ok(Some(entry)),
+            Ok(None) => {}
+            // A damaged record is no history: the base jumps are still known
+            // to be bridgewall's, and the first apply writes a new one.
+            Err(e @ crate::store::StoreError::Record { .. }) => {
+                tracing::error!(
+                    "the firewall journal cannot be read, starting with no history: {e}"
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(failed(e)),
         }
         // Stores of earlier versions kept the iptables backend's ownership
         // per family under keys of their own: taken over into one entry.

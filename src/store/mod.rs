@@ -17,23 +17,33 @@ pub enum Collection {
     Networks,
     /// Sandboxes (the stand-in for containers), by ID.
     Sandboxes,
-    /// Daemon-wide values (sequence numbers, the last applied plans).
+    /// Daemon-wide values (sequence numbers, the firewall journal).
     Meta,
+    /// Records that could not be decoded, kept aside as they were, by
+    /// `COLLECTION/KEY`.
+    Quarantine,
 }
 
 impl Collection {
-    const ALL: [Collection; 3] = [
+    const ALL: [Collection; 4] = [
         Collection::Networks,
         Collection::Sandboxes,
         Collection::Meta,
+        Collection::Quarantine,
     ];
 
     fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
-        TableDefinition::new(match self {
+        TableDefinition::new(self.name())
+    }
+
+    /// The collection's table name.
+    pub fn name(self) -> &'static str {
+        match self {
             Collection::Networks => "networks",
             Collection::Sandboxes => "sandboxes",
             Collection::Meta => "meta",
-        })
+            Collection::Quarantine => "quarantine",
+        }
     }
 }
 
@@ -91,22 +101,47 @@ impl Store {
         Ok(store)
     }
 
-    /// All records of `coll`, sorted by key.
+    /// All records of `coll` that decode, sorted by key. A record that
+    /// does not decode (written by another version, or damaged) is moved to
+    /// [`Collection::Quarantine`] as it was, and logged: one bad record does
+    /// not keep the others from being read.
     pub fn list<T: DeserializeOwned>(
         &self,
         coll: Collection,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(coll.table()).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for item in table.iter().map_err(|e| self.err(e))? {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let key = k.value().to_string();
-            let rec = serde_json::from_slice(v.value()).map_err(|e| StoreError::Record {
-                key: key.clone(),
-                source: e,
+        let mut bad: Vec<(String, Vec<u8>)> = Vec::new();
+        {
+            let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+            let table = txn.open_table(coll.table()).map_err(|e| self.err(e))?;
+            for item in table.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                let key = k.value().to_string();
+                match serde_json::from_slice(v.value()) {
+                    Ok(rec) => out.push((key, rec)),
+                    Err(e) => {
+                        tracing::error!(
+                            record = %key,
+                            "quarantining a {} record that cannot be read: {e}",
+                            coll.name()
+                        );
+                        bad.push((key, v.value().to_vec()));
+                    }
+                }
+            }
+        }
+        if !bad.is_empty() {
+            self.write(|tx| {
+                for (key, bytes) in &bad {
+                    tx.put_raw(
+                        Collection::Quarantine,
+                        &format!("{}/{key}", coll.name()),
+                        bytes,
+                    )?;
+                    tx.delete(coll, key)?;
+                }
+                Ok(())
             })?;
-            out.push((key, rec));
         }
         Ok(out)
     }
@@ -179,13 +214,16 @@ impl WriteTx<'_> {
             key: key.to_string(),
             source: e,
         })?;
+        self.put_raw(coll, key, &bytes)
+    }
+
+    /// Inserts or replaces a record's bytes as they are.
+    fn put_raw(&mut self, coll: Collection, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let mut table = self
             .txn
             .open_table(coll.table())
             .map_err(|e| self.store.err(e))?;
-        table
-            .insert(key, bytes.as_slice())
-            .map_err(|e| self.store.err(e))?;
+        table.insert(key, bytes).map_err(|e| self.store.err(e))?;
         Ok(())
     }
 
@@ -283,5 +321,24 @@ mod tests {
             err.to_string().starts_with("state store record k:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn records_that_do_not_decode_are_quarantined_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| {
+                tx.put(Collection::Networks, "good", &7u64)?;
+                tx.put(Collection::Networks, "bad", &"not a number")
+            })
+            .unwrap();
+        let read: Vec<(String, u64)> = store.list(Collection::Networks).unwrap();
+        assert_eq!(read, [("good".to_string(), 7)]);
+        let kept: Option<String> = store.get(Collection::Quarantine, "networks/bad").unwrap();
+        assert_eq!(kept.as_deref(), Some("not a number"));
+        // Moved, not copied: the next read finds only the good record.
+        let again: Vec<(String, u64)> = store.list(Collection::Networks).unwrap();
+        assert_eq!(again.len(), 1);
     }
 }
