@@ -168,7 +168,17 @@ impl FirewallBackend for IptablesBackend {
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
         let mut outcome = ApplyOutcome::default();
         for family in self.families.clone() {
-            let one = self.apply_family(plan(txn.next, family))?;
+            let one = match self.apply_family(plan(txn.next, family)) {
+                Ok(one) => one,
+                // A family switched off (`"ip6tables": false`) only has its
+                // old rules cleaned up where its tools work: it needs neither
+                // its binaries nor kernel support.
+                Err(e) if !txn.next.config.enabled(family) => {
+                    tracing::debug!(%family, "disabled, and its rules cannot be read: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             outcome.changed |= one.changed;
             outcome.drift |= one.drift;
         }
@@ -208,5 +218,53 @@ mod tests {
         let r = b.render(&FirewallState::default(), Family::V6);
         assert_eq!(r.title, "ipv6 (ip6tables-save)");
         assert!(r.text.starts_with("*raw\n"));
+    }
+
+    /// A runner with no ip6tables at all, counting what it was asked to run.
+    struct NoIp6tables(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl CommandRunner for NoIp6tables {
+        fn run(&self, program: &str, _: &[&str], _: Option<&str>) -> Result<String, CommandError> {
+            self.0.lock().unwrap().push(program.to_string());
+            if program.starts_with("ip6tables") {
+                return Err(CommandError::Spawn {
+                    command: program.to_string(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                });
+            }
+            Ok(String::new())
+        }
+    }
+
+    #[test]
+    fn a_disabled_family_needs_no_binary() {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut b = IptablesBackend::new(Box::new(NoIp6tables(calls.clone())), Variant::System);
+        let mut next = FirewallState::default();
+        next.config.ipv6 = false;
+        let reapply = crate::firewall::Change::Reapply;
+        let previous = FirewallState::default();
+        let txn = Transaction {
+            change: &reapply,
+            previous: &previous,
+            next: &next,
+        };
+        assert!(b.apply(&txn).unwrap().changed, "IPv4 applied");
+        assert!(
+            calls
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|c| c == "iptables-restore")
+        );
+        // With IPv6 on, the missing binary is an error.
+        let mut b2 = IptablesBackend::new(Box::new(NoIp6tables(calls)), Variant::System);
+        let on = FirewallState::default();
+        let txn = Transaction {
+            change: &reapply,
+            previous: &on,
+            next: &on,
+        };
+        assert!(b2.apply(&txn).is_err());
     }
 }
