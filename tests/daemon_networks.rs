@@ -399,3 +399,64 @@ fn daemon_json_shapes_the_default_bridge_and_forwarding() {
     assert!(!d.links().contains(&"docker0".to_string()));
     assert!(!d.rules().contains("docker0"));
 }
+
+/// `"ip6tables": false` in a namespace with IPv6 switched off, and no
+/// ip6tables program on the daemon's PATH: networks, sandboxes and published
+/// ports work over IPv4, and no IPv6 rule is made.
+#[test]
+fn a_disabled_ipv6_needs_neither_ip6tables_nor_the_kernels_ipv6() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let ns = support::TestNetns::new();
+    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+    // Every program the daemon runs, but none of the ip6tables family.
+    let bin = tempfile::tempdir().unwrap();
+    for prog in [
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "conntrack",
+        "sleep",
+    ] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {prog}")])
+            .output()
+            .unwrap();
+        let target = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        assert!(!target.is_empty(), "{prog} not found");
+        std::os::unix::fs::symlink(target, bin.path().join(prog)).unwrap();
+    }
+    let path = bin.path().display().to_string();
+    // The control: that PATH really has no ip6tables.
+    let probe = std::process::Command::new("/bin/sh")
+        .args(["-c", "command -v ip6tables-restore"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!probe.status.success(), "ip6tables on the reduced PATH");
+
+    let d = TestDaemon::start_in_with_path(
+        &ns.name,
+        Some(r#"{"ip6tables": false, "ipv6": false}"#),
+        &path,
+    );
+    ok(d.docker(&["network", "create", "--subnet", "192.0.2.0/24", "v4only"]));
+    d.sandbox(support::daemon::sleeper("web", "v4only", &["8080:80"]))
+        .unwrap();
+    let v4 = ns.exec(&["iptables-save"]);
+    assert!(
+        v4.contains("--dport 8080 -j DNAT --to-destination 192.0.2.2:80"),
+        "{v4}"
+    );
+    let v6 = ns.exec(&["ip6tables-save"]);
+    assert!(!v6.contains("DOCKER"), "IPv6 rules made: {v6}");
+    ok(d.docker(&["network", "create", "second"]));
+    ok(d.docker(&["network", "rm", "second"]));
+    let log = d.log();
+    assert!(
+        !log.contains("ERROR") && !log.contains("ip6tables"),
+        "{log}"
+    );
+}

@@ -18,6 +18,8 @@ pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
     owns_netns: bool,
+    /// The daemon's `PATH`, when not the test's.
+    path: Option<String>,
 }
 
 /// Whether daemon tests can run here: root, iproute2, iptables and the
@@ -41,16 +43,32 @@ impl TestDaemon {
     pub fn start(daemon_json: Option<&str>) -> TestDaemon {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let netns = format!("bwt-d{}-{n}", std::process::id());
-        Self::launch(netns, true, daemon_json)
+        Self::launch(netns, true, daemon_json, None)
     }
 
     /// Starts a daemon in an existing namespace (a topology node, the
     /// "host"), which the caller owns and deletes.
     pub fn start_in(netns: &str, daemon_json: Option<&str>) -> TestDaemon {
-        Self::launch(netns.to_string(), false, daemon_json)
+        Self::launch(netns.to_string(), false, daemon_json, None)
     }
 
-    fn launch(netns: String, owns_netns: bool, daemon_json: Option<&str>) -> TestDaemon {
+    /// [`TestDaemon::start_in`], the daemon finding its programs on `path`
+    /// only.
+    pub fn start_in_with_path(netns: &str, daemon_json: Option<&str>, path: &str) -> TestDaemon {
+        Self::launch(
+            netns.to_string(),
+            false,
+            daemon_json,
+            Some(path.to_string()),
+        )
+    }
+
+    fn launch(
+        netns: String,
+        owns_netns: bool,
+        daemon_json: Option<&str>,
+        path: Option<String>,
+    ) -> TestDaemon {
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(json) = daemon_json {
             std::fs::write(dir.path().join("daemon.json"), json).unwrap();
@@ -60,6 +78,7 @@ impl TestDaemon {
             dir,
             child: None,
             owns_netns,
+            path,
         };
         d.spawn();
         d
@@ -96,6 +115,9 @@ impl TestDaemon {
             );
         if dir.join("daemon.json").exists() {
             cmd.arg("--config").arg(dir.join("daemon.json"));
+        }
+        if let Some(path) = &self.path {
+            cmd.env("PATH", path);
         }
         self.child = Some(cmd.spawn().expect("start bridgewall daemon"));
         self.wait_ready();
