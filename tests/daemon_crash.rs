@@ -102,8 +102,7 @@ fn check_converged(d: &TestDaemon) {
             .trim_end_matches("/32");
         assert!(addrs.contains(addr), "stale raw rule: {line}");
     }
-    d.hup();
-    std::thread::sleep(Duration::from_millis(300));
+    d.hup_and_wait();
     assert_eq!(d.rules(), rules, "re-applying changed the rules");
 }
 

@@ -8,7 +8,7 @@ use crate::api::filters::PruneFilter;
 use crate::api::types::{
     NetworkCreateRequest, NetworkCreateResponse, NetworkResource, NetworksPruneResponse,
 };
-use crate::firewall::Family;
+use crate::firewall::{ApplyOutcome, Family};
 use crate::host::sysctl;
 use crate::model::network::{IpamConfig, NetworkSpec};
 use crate::model::state::ResolvedNetwork;
@@ -98,11 +98,11 @@ impl Daemon {
     }
 
     /// Re-applies the whole firewall (after a reload, or rules flushed by
-    /// someone else).
-    pub async fn reapply(&self) -> Result<(), DaemonError> {
+    /// someone else): whether it changed anything, and whether it found
+    /// drift.
+    pub async fn reapply(&self) -> Result<ApplyOutcome, DaemonError> {
         let mut inner = self.inner.lock().await;
-        inner.in_firewall(|fw| fw.reapply())?;
-        Ok(())
+        Ok(inner.in_firewall(|fw| fw.reapply())?)
     }
 
     /// The name of the network `id_or_name` designates.

@@ -90,11 +90,15 @@ async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Resul
         let _ = stop_rx.await;
     }));
     tracing::info!(socket = %opts.socket.display(), "API listening");
+    let mut reloads: u64 = 0;
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload(&opts, &daemon).await,
+            _ = hup.recv() => {
+                reloads += 1;
+                reload(&opts, &daemon, reloads).await;
+            }
         }
     }
     tracing::info!("stopping");
@@ -115,7 +119,10 @@ async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Resul
 /// the bridge-networking keys live: a change is reported and takes effect at
 /// the next start), and the firewall is re-applied, repairing rules someone
 /// flushed.
-async fn reload(opts: &DaemonOptions, daemon: &Daemon) {
+/// Each reload ends with one log line carrying its number (`reload=N`):
+/// `firewall re-applied`, or the error; a readiness signal for whoever sent
+/// the signal.
+async fn reload(opts: &DaemonOptions, daemon: &Daemon, n: u64) {
     match load_config(opts) {
         Ok(new) if &new != daemon.config() => {
             tracing::warn!(
@@ -125,7 +132,13 @@ async fn reload(opts: &DaemonOptions, daemon: &Daemon) {
         Ok(_) => {}
         Err(e) => tracing::error!("reload: {e}"),
     }
-    if let Err(e) = daemon.reapply().await {
-        tracing::error!("reload: re-applying the firewall: {e}");
+    match daemon.reapply().await {
+        Ok(outcome) => tracing::info!(
+            reload = n,
+            changed = outcome.changed,
+            drift = outcome.drift,
+            "firewall re-applied"
+        ),
+        Err(e) => tracing::error!(reload = n, "reload: re-applying the firewall: {e}"),
     }
 }

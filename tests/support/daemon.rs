@@ -184,6 +184,18 @@ impl TestDaemon {
     }
 
     /// Sends SIGHUP (reload).
+    /// Sends SIGHUP and waits (10 s at most) for the daemon's log line that
+    /// ends the reload (`reload=N`, re-applied or failed).
+    pub fn hup_and_wait(&self) {
+        let done = |log: &str| log.matches(" reload=").count();
+        let before = done(&self.log());
+        self.hup();
+        let finished =
+            super::topology::wait_until(Duration::from_secs(10), || done(&self.log()) > before);
+        assert!(finished, "the reload did not finish:\n{}", self.log());
+    }
+
+    /// Sends SIGHUP.
     pub fn hup(&self) {
         let child = self.child.as_ref().expect("running");
         nix::sys::signal::kill(
