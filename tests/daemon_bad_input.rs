@@ -124,6 +124,36 @@ fn bad_sandbox_requests_change_nothing() {
             "Error response from daemon: netns /etc/hostname: not a network namespace file",
         ),
         (
+            with(&|r| {
+                r.cmd = vec![];
+                r.netns = "run/netns/x".into()
+            }),
+            "Error response from daemon: netns run/netns/x: must be an absolute path",
+        ),
+        (
+            with(&|r| {
+                r.cmd = vec![];
+                r.netns = "/proc/self/ns/uts".into()
+            }),
+            "Error response from daemon: netns /proc/self/ns/uts: not a network namespace file",
+        ),
+        (
+            with(&|r| {
+                r.cmd = vec![];
+                r.netns = "/proc/1/ns/net".into()
+            }),
+            // Refused as the host's where /proc/1 can be read, as unreadable
+            // where it cannot.
+            "Error response from daemon: netns /proc/1/ns/net: ",
+        ),
+        (
+            with(&|r| {
+                r.cmd = vec![];
+                r.netns = "/proc/self/ns/net".into()
+            }),
+            "Error response from daemon: netns /proc/self/ns/net: the daemon's own or the host's namespace cannot be a sandbox",
+        ),
+        (
             with(&|r| r.cmd = vec!["/nonexistent/program".into()]),
             "Error response from daemon: failed to start \"/nonexistent/program\"",
         ),
@@ -140,6 +170,19 @@ fn bad_sandbox_requests_change_nothing() {
         assert!(got.starts_with(want), "{req:?}: got {got:?}, want {want:?}");
         assert_eq!(footprint(&d), before, "{want} left something behind");
     }
+    // The daemon's own namespace under another name is caught too.
+    let own = format!("/run/netns/{}", d.netns);
+    let got = d
+        .sandbox(with(&|r| {
+            r.cmd = vec![];
+            r.netns = own.clone()
+        }))
+        .unwrap_err();
+    assert!(
+        got.ends_with("the daemon's own or the host's namespace cannot be a sandbox"),
+        "{got}"
+    );
+    assert_eq!(footprint(&d), before);
     // Removing, connecting and disconnecting wrongly.
     let api_err = |method: &str, path: &str| {
         d.api(async |c| match method {

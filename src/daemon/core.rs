@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::firewall::{Firewall, FirewallError};
 use crate::host::links::Links;
+use crate::host::netns::NetnsId;
 use crate::model::daemon_config::DaemonConfig;
 use crate::model::state::StateBuilder;
 use crate::ports::{Proxy, ProxyHandle, SocketAllocator};
@@ -26,13 +27,16 @@ use super::bridge::BridgeSettings;
 use super::error::{DaemonError, internal};
 use super::records::{NetworkRecord, SandboxRecord};
 
-/// Where the daemon keeps its files.
+/// Where the daemon keeps its files, and where it was started.
 #[derive(Debug, Clone)]
 pub struct DaemonPaths {
     /// The store and sandbox logs.
     pub data_root: PathBuf,
     /// Runtime files: sandbox namespaces.
     pub exec_root: PathBuf,
+    /// The network namespace the daemon was started in (the host's, as far
+    /// as it can tell), before entering its own.
+    pub started_in: NetnsId,
 }
 
 /// The daemon: networks and sandboxes as desired state in the store,

@@ -241,24 +241,32 @@ impl Daemon {
 
     /// A namespace another program made may be attached, but never the
     /// daemon's own, the host's, or one a sandbox already uses.
+    ///
+    /// The path must be absolute and name a network namespace (the kernel
+    /// is asked); namespaces are compared by identity, so aliases such as
+    /// `/proc/PID/ns/net` are caught; the host's is refused also when
+    /// `/proc/1` cannot be read, as the one the daemon was started in.
     fn check_foreign_netns(&self, path: &Path) -> Result<(), DaemonError> {
-        use std::os::unix::fs::MetadataExt;
-        let refuse = |why: &str| Err(invalid(format!("netns {}: {why}", path.display())));
-        if !netns::netns_exists(path) {
-            return refuse("not a network namespace file");
+        let refuse = |why: String| Err(invalid(format!("netns {}: {why}", path.display())));
+        if !path.is_absolute() {
+            return refuse("must be an absolute path".into());
         }
-        let Ok(target) = std::fs::metadata(path) else {
-            return refuse("not a network namespace file");
+        let target = match netns::namespace_file_id(path) {
+            Ok(id) => id,
+            Err(e) => return refuse(format!("not a network namespace file ({e})")),
         };
-        let same = |other: &Path| {
-            std::fs::metadata(other)
-                .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
-        };
-        if same(Path::new("/proc/self/ns/net")) || same(Path::new("/proc/1/ns/net")) {
-            return refuse("the daemon's own or the host's namespace cannot be a sandbox");
+        let own = netns::namespace_file_id(Path::new("/proc/self/ns/net")).map_err(internal)?;
+        // PID 1's namespace where it can be read; in any case the one the
+        // daemon was started in.
+        let init = netns::namespace_file_id(Path::new("/proc/1/ns/net")).ok();
+        if target == own || target == self.paths.started_in || Some(target) == init {
+            return refuse("the daemon's own or the host's namespace cannot be a sandbox".into());
         }
         if path.starts_with(&self.paths.exec_root) {
-            return refuse("a namespace bridgewall made cannot be attached again");
+            return refuse("a namespace bridgewall made cannot be attached again".into());
+        }
+        if let Err(e) = netns::check_network_namespace(path) {
+            return refuse(format!("not a network namespace file ({e})"));
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use crate::api::DEFAULT_SOCKET_MODE;
 use crate::api::engine::Engine;
 use crate::api::server::{bind_unix_socket, serve};
 use crate::backend::check_supported;
-use crate::host::netns;
+use crate::host::netns::{self, NetnsId};
 use crate::model::daemon_config::DaemonConfig;
 use crate::store::Store;
 
@@ -48,6 +48,9 @@ fn load_config(opts: &DaemonOptions) -> Result<DaemonConfig, DaemonError> {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
+    // The namespace the daemon was started in is the host's, as far as it
+    // can tell: it is never attached as a sandbox's.
+    let started_in = netns::namespace_file_id(std::path::Path::new("/proc/self/ns/net"))?;
     // setns moves only the calling thread, and threads started later inherit
     // its namespace: enter it before the runtime starts any thread.
     if let Some(name) = &opts.netns {
@@ -66,10 +69,14 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
             what: "start the runtime".into(),
             source: e,
         })?;
-    runtime.block_on(serve_until_stopped(opts, config))
+    runtime.block_on(serve_until_stopped(opts, config, started_in))
 }
 
-async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Result<(), DaemonError> {
+async fn serve_until_stopped(
+    opts: DaemonOptions,
+    config: DaemonConfig,
+    started_in: NetnsId,
+) -> Result<(), DaemonError> {
     let io = |what: String| move |e: std::io::Error| DaemonError::Io { what, source: e };
     std::fs::create_dir_all(&opts.exec_root)
         .map_err(io(format!("create exec-root {}", opts.exec_root.display())))?;
@@ -77,6 +84,7 @@ async fn serve_until_stopped(opts: DaemonOptions, config: DaemonConfig) -> Resul
     let paths = DaemonPaths {
         data_root: opts.data_root.clone(),
         exec_root: opts.exec_root.clone(),
+        started_in,
     };
     let daemon = Daemon::start(config, paths, store).await?;
     let listener = bind_unix_socket(&opts.socket, DEFAULT_SOCKET_MODE)

@@ -179,6 +179,47 @@ pub fn netns_exists(path: &Path) -> bool {
     statfs(path).is_ok_and(|s| s.filesystem_type() == NSFS_MAGIC)
 }
 
+/// A network namespace's identity: its nsfs device and inode, the same for
+/// every file that refers to it (`/run/netns/NAME`, `/proc/PID/ns/net`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetnsId {
+    dev: u64,
+    ino: u64,
+}
+
+// NS_GET_NSTYPE (linux/nsfs.h): _IO(0xb7, 0x3).
+nix::ioctl_none!(ns_get_nstype, 0xb7, 0x3);
+
+/// The identity of the namespace file `path` (by `stat`, which needs no
+/// permission on the namespace itself, so `/proc/1/ns/net` can be told even
+/// where it cannot be opened).
+pub fn namespace_file_id(path: &Path) -> Result<NetnsId, HostError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).map_err(|e| err("stat namespace", path, e))?;
+    Ok(NetnsId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
+}
+
+/// Asks the kernel (`NS_GET_NSTYPE`) whether `path` is a network namespace:
+/// a file of another namespace type, or any other file, is refused.
+pub fn check_network_namespace(path: &Path) -> Result<(), HostError> {
+    use std::os::fd::AsRawFd;
+    let file = open_netns("open namespace", path)?;
+    // SAFETY: the ioctl takes no argument and only reads the descriptor.
+    let kind = unsafe { ns_get_nstype(file.as_raw_fd()) }
+        .map_err(|e| err("ask the namespace type of", path, e))?;
+    if kind != nix::libc::CLONE_NEWNET {
+        return Err(HostError::new(
+            "use namespace",
+            path.display().to_string(),
+            io::Error::new(io::ErrorKind::InvalidInput, "not a network namespace"),
+        ));
+    }
+    Ok(())
+}
+
 /// Opens a namespace file for `setns`, naming `op` in the error.
 fn open_netns(op: &'static str, path: &Path) -> Result<File, HostError> {
     File::open(path).map_err(|e| err(op, path, e))
@@ -513,5 +554,18 @@ mod tests {
         );
         assert_eq!(failed_line("line 9 failed", input), None);
         assert_eq!(failed_line("no line here", input), None);
+    }
+
+    #[test]
+    fn namespace_identities_and_types_come_from_the_kernel() {
+        let own = namespace_file_id(Path::new("/proc/self/ns/net")).unwrap();
+        let again = namespace_file_id(Path::new("/proc/thread-self/ns/net")).unwrap();
+        assert_eq!(own, again, "aliases of one namespace are one identity");
+        let uts = namespace_file_id(Path::new("/proc/self/ns/uts")).unwrap();
+        assert_ne!(own, uts);
+        assert!(check_network_namespace(Path::new("/proc/self/ns/net")).is_ok());
+        // Another type of namespace, and a plain file, are refused.
+        assert!(check_network_namespace(Path::new("/proc/self/ns/uts")).is_err());
+        assert!(check_network_namespace(Path::new("/etc/hostname")).is_err());
     }
 }
