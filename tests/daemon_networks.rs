@@ -467,3 +467,57 @@ fn a_disabled_ipv6_needs_neither_ip6tables_nor_the_kernels_ipv6() {
         "{log}"
     );
 }
+
+/// A namespace holding DOCKER chains the daemon has no record of (a
+/// dockerd's, say): the daemon refuses to start, naming them, and changes
+/// nothing; `--adopt-chains` takes them over.
+#[test]
+fn chains_of_another_owner_stop_the_start_unless_adopted() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let ns = support::TestNetns::new();
+    ns.exec(&["iptables", "-N", "DOCKER"]);
+    ns.exec(&[
+        "iptables",
+        "-A",
+        "DOCKER",
+        "-d",
+        "198.51.100.9/32",
+        "-j",
+        "ACCEPT",
+    ]);
+    ns.exec(&["iptables", "-t", "nat", "-N", "DOCKER"]);
+    let before = ns.exec(&["iptables-save"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(support::daemon::bridgewall_bin())
+        .args(["daemon", "--netns", &ns.name])
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("-H")
+        .arg(format!("unix://{}", dir.path().join("s.sock").display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started: {stderr}");
+    assert!(
+        stderr.contains("no record of making (ipv4 filter DOCKER, ipv4 nat DOCKER)")
+            && stderr.contains("--adopt-chains"),
+        "{stderr}"
+    );
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&ns.exec(&["iptables-save"])), strip(&before));
+    // Taken over: the daemon starts and the chain is bridgewall's.
+    let d = TestDaemon::start_in_with_args(&ns.name, None, &["--adopt-chains"]);
+    let after = ns.exec(&["iptables-save"]);
+    assert!(!after.contains("198.51.100.9"), "{after}");
+    assert!(after.contains("-A DOCKER-FORWARD"), "{after}");
+    assert!(d.log().contains("taking over chains"));
+}

@@ -32,6 +32,9 @@ pub const DEFAULT_SOCKET: &str = "/run/bridgewall.sock";
 /// The socket's default permissions, as Docker's: owner and group.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 
+/// The group the socket is given to when it exists (Docker's is `docker`).
+pub const DEFAULT_SOCKET_GROUP: &str = "bridgewall";
+
 /// The environment variable naming the daemon's socket, as `unix://PATH`
 /// (bridgewall's `DOCKER_HOST`).
 pub const HOST_ENV: &str = "BRIDGEWALL_HOST";

@@ -85,6 +85,16 @@ pub fn bind_unix_socket(path: &Path, mode: u32) -> io::Result<UnixListener> {
     UnixListener::from_std(listener)
 }
 
+/// Gives the socket at `path` to the group `group` when that group exists
+/// (as Docker gives its socket to `docker`); returns whether it did.
+pub fn give_socket_to_group(path: &Path, group: &str) -> io::Result<bool> {
+    let Some(group) = nix::unistd::Group::from_name(group).map_err(io::Error::from)? else {
+        return Ok(false);
+    };
+    nix::unistd::chown(path, None, Some(group.gid)).map_err(io::Error::from)?;
+    Ok(true)
+}
+
 /// All routes, for `engine`, wrapped in the Docker middleware (API version
 /// prefix and check, Docker's response headers, request logging).
 pub fn router(engine: Arc<dyn Engine>) -> Router {
@@ -739,5 +749,25 @@ mod tests {
             io::ErrorKind::AlreadyExists
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+    }
+
+    #[tokio::test]
+    async fn the_socket_goes_to_its_group_when_the_group_exists() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.sock");
+        let _listener = bind_unix_socket(&path, 0o660).unwrap();
+        // Debian's `nogroup` stands in for `bridgewall` (no group is made).
+        let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
+        assert!(give_socket_to_group(&path, "nogroup").unwrap());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().gid(),
+            nogroup.gid.as_raw()
+        );
+        assert!(!give_socket_to_group(&path, "no-such-group-here").unwrap());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().gid(),
+            nogroup.gid.as_raw()
+        );
     }
 }

@@ -75,6 +75,10 @@ enum Command {
         /// (created when missing).
         #[arg(long, value_name = "NAME")]
         netns: Option<String>,
+        /// Take over DOCKER* chains found in the namespace that no record
+        /// says are bridgewall's (a lost store; never beside a dockerd).
+        #[arg(long)]
+        adopt_chains: bool,
     },
     /// Manage networks.
     #[command(subcommand)]
@@ -132,6 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             data_root,
             exec_root,
             netns,
+            adopt_chains,
         } => {
             let socket = socket(cli.host.as_deref())?;
             daemon::run(DaemonOptions {
@@ -140,6 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 exec_root,
                 socket,
                 netns,
+                adopt_chains,
             })
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| format!("bridgewall daemon: {e}"))

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::api::DEFAULT_SOCKET_MODE;
 use crate::api::engine::Engine;
-use crate::api::server::{bind_unix_socket, serve};
+use crate::api::server::{bind_unix_socket, give_socket_to_group, serve};
+use crate::api::{DEFAULT_SOCKET_GROUP, DEFAULT_SOCKET_MODE};
 use crate::backend::check_supported;
 use crate::host::netns::{self, NetnsId};
 use crate::model::daemon_config::DaemonConfig;
@@ -36,6 +36,8 @@ pub struct DaemonOptions {
     pub socket: PathBuf,
     /// The network namespace to run in (created when missing).
     pub netns: Option<String>,
+    /// Take over DOCKER* chains that no record says are bridgewall's.
+    pub adopt_chains: bool,
 }
 
 /// The config, refused when it asks for a firewall backend bridgewall does
@@ -86,9 +88,17 @@ async fn serve_until_stopped(
         exec_root: opts.exec_root.clone(),
         started_in,
     };
-    let daemon = Daemon::start(config, paths, store).await?;
+    let daemon = Daemon::start(config, paths, store, opts.adopt_chains).await?;
     let listener = bind_unix_socket(&opts.socket, DEFAULT_SOCKET_MODE)
         .map_err(io(format!("listen on {}", opts.socket.display())))?;
+    if give_socket_to_group(&opts.socket, DEFAULT_SOCKET_GROUP)
+        .map_err(io(format!("give {} to its group", opts.socket.display())))?
+    {
+        tracing::info!(
+            group = DEFAULT_SOCKET_GROUP,
+            "API socket given to its group"
+        );
+    }
     let mut term = signal(SignalKind::terminate()).map_err(io("SIGTERM handler".into()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler".into()))?;
     let mut hup = signal(SignalKind::hangup()).map_err(io("SIGHUP handler".into()))?;

@@ -29,13 +29,34 @@ use super::records::{NetworkRecord, Phase, SandboxPhase, SandboxRecord};
 impl Daemon {
     /// Starts the engine: restores the stored networks (finishing or undoing
     /// interrupted changes), sets up forwarding, bridges and the firewall.
+    ///
+    /// Refused, before anything changes, when the namespace holds DOCKER*
+    /// chains that no record says are bridgewall's (most likely a dockerd's:
+    /// the two must not share a namespace), unless `adopt_chains`.
     pub async fn start(
         config: DaemonConfig,
         paths: DaemonPaths,
         store: Store,
+        adopt_chains: bool,
     ) -> Result<Arc<Daemon>, DaemonError> {
         // Chosen first: a backend bridgewall cannot run changes nothing.
         let backend = new_backend(config.firewall_backend, Netns::Current)?;
+        let firewall = Firewall::open(
+            config.firewall_config(),
+            true,
+            backend,
+            Box::new(StoreJournal::new(store.clone())),
+        )?;
+        let unrecorded = firewall.unrecorded_chains();
+        if !unrecorded.is_empty() {
+            let list = unrecorded.join(", ");
+            if !adopt_chains {
+                return Err(DaemonError::Conflict(format!(
+                    "this namespace holds chains bridgewall has no record of making ({list}), most likely a dockerd's: bridgewall owns the DOCKER* chains of its namespace and must not run beside dockerd in the same one; stop dockerd, or start with --adopt-chains to take them over"
+                )));
+            }
+            tracing::warn!(chains = %list, "taking over chains with no record (--adopt-chains)");
+        }
         let links = Links::current()?;
         // A namespace made for the daemon starts with `lo` down; a host's is up.
         links.set_up("lo").await?;
@@ -137,12 +158,6 @@ impl Daemon {
             }
         }
 
-        let firewall = Firewall::open(
-            config.firewall_config(),
-            true,
-            backend,
-            Box::new(StoreJournal::new(store.clone())),
-        )?;
         let daemon = Arc::new(Daemon {
             config,
             paths,

@@ -77,4 +77,9 @@ pub trait FirewallBackend: Send + Sync {
 
     /// Brings the kernel to `txn.next`.
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError>;
+
+    /// The chains (or tables) of bridgewall's names the kernel holds now,
+    /// other than the user's hook (`DOCKER-USER`): with no ownership record
+    /// to say they are bridgewall's, they are most likely a dockerd's.
+    fn existing_chains(&self) -> Vec<String>;
 }

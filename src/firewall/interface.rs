@@ -24,6 +24,8 @@ enum OnFailure {
 
 /// The desired firewall state and the backend that programs it.
 pub struct Firewall {
+    /// The journal had a record of this backend's when the interface opened.
+    history: bool,
     state: FirewallState,
     /// The endpoints' IDs, in the order of `state.endpoints`.
     ids: Vec<String>,
@@ -42,12 +44,14 @@ impl Firewall {
         mut backend: Box<dyn FirewallBackend>,
         journal: Box<dyn FirewallJournal>,
     ) -> Result<Firewall, FirewallError> {
+        let mut history = false;
         match journal.load()? {
             Some(entry) if entry.backend == backend.name() => {
-                if let Err(e) = backend.adopt(entry.ownership) {
-                    tracing::warn!(
+                match backend.adopt(entry.ownership) {
+                    Ok(()) => history = true,
+                    Err(e) => tracing::warn!(
                         "the firewall journal cannot be read, starting with no history: {e}"
-                    );
+                    ),
                 }
             }
             Some(entry) => tracing::warn!(
@@ -58,6 +62,7 @@ impl Firewall {
             None => {}
         }
         Ok(Firewall {
+            history,
             state: FirewallState {
                 config,
                 daemon_level,
@@ -67,6 +72,18 @@ impl Firewall {
             backend,
             journal,
         })
+    }
+
+    /// Chains of bridgewall's names in the kernel that no record says are
+    /// bridgewall's: empty when the journal had a record of this backend's
+    /// (they are its own), else what the backend finds (a dockerd's, most
+    /// likely, or a store that was lost).
+    pub fn unrecorded_chains(&self) -> Vec<String> {
+        if self.history {
+            Vec::new()
+        } else {
+            self.backend.existing_chains()
+        }
     }
 
     /// The backend's name.

@@ -143,6 +143,10 @@ impl FirewallBackend for RecordingBackend {
         serde_json::json!(owned)
     }
 
+    fn existing_chains(&self) -> Vec<String> {
+        self.owned.iter().cloned().collect()
+    }
+
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
         let (endpoints, bindings) = describe(txn.next);
         let mut shared = self.shared.0.lock().expect("stub lock");

@@ -20,6 +20,8 @@ pub struct TestDaemon {
     owns_netns: bool,
     /// The daemon's `PATH`, when not the test's.
     path: Option<String>,
+    /// More arguments for `bridgewall daemon`.
+    args: Vec<String>,
 }
 
 /// Whether daemon tests can run here: root, iproute2, iptables and the
@@ -43,13 +45,13 @@ impl TestDaemon {
     pub fn start(daemon_json: Option<&str>) -> TestDaemon {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let netns = format!("bwt-d{}-{n}", std::process::id());
-        Self::launch(netns, true, daemon_json, None)
+        Self::launch(netns, true, daemon_json, None, &[])
     }
 
     /// Starts a daemon in an existing namespace (a topology node, the
     /// "host"), which the caller owns and deletes.
     pub fn start_in(netns: &str, daemon_json: Option<&str>) -> TestDaemon {
-        Self::launch(netns.to_string(), false, daemon_json, None)
+        Self::launch(netns.to_string(), false, daemon_json, None, &[])
     }
 
     /// [`TestDaemon::start_in`], the daemon finding its programs on `path`
@@ -60,7 +62,13 @@ impl TestDaemon {
             false,
             daemon_json,
             Some(path.to_string()),
+            &[],
         )
+    }
+
+    /// [`TestDaemon::start_in`] with more `bridgewall daemon` arguments.
+    pub fn start_in_with_args(netns: &str, daemon_json: Option<&str>, args: &[&str]) -> TestDaemon {
+        Self::launch(netns.to_string(), false, daemon_json, None, args)
     }
 
     fn launch(
@@ -68,6 +76,7 @@ impl TestDaemon {
         owns_netns: bool,
         daemon_json: Option<&str>,
         path: Option<String>,
+        args: &[&str],
     ) -> TestDaemon {
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(json) = daemon_json {
@@ -79,6 +88,7 @@ impl TestDaemon {
             child: None,
             owns_netns,
             path,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         d.spawn();
         d
@@ -119,6 +129,7 @@ impl TestDaemon {
         if let Some(path) = &self.path {
             cmd.env("PATH", path);
         }
+        cmd.args(&self.args);
         self.child = Some(cmd.spawn().expect("start bridgewall daemon"));
         self.wait_ready();
     }

@@ -16,7 +16,7 @@ use crate::firewall::{
 use crate::host::netns::{CommandError, CommandRunner};
 
 use super::owned::OwnedRules;
-use super::planner::plan;
+use super::planner::{OWNED_CHAINS, plan};
 use super::restore::{check_script, restore_script};
 use super::ruleset::Ruleset;
 use super::save::parse_save;
@@ -163,6 +163,28 @@ impl FirewallBackend for IptablesBackend {
             owned.entry(family).or_default().add(&plan(next, family));
         }
         serde_json::to_value(&owned).expect("rule sets always serialise")
+    }
+
+    fn existing_chains(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for &family in &self.families {
+            // A family whose tools do not work has nothing of anyone's.
+            let Ok(text) = self.save(family) else {
+                continue;
+            };
+            for (table, chains) in parse_save(&text) {
+                for chain in chains.rules.keys() {
+                    let ours = OWNED_CHAINS
+                        .iter()
+                        .any(|(t, c)| t.name() == table && c == chain);
+                    if ours {
+                        found.push(format!("{family} {table} {chain}"));
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
     }
 
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
