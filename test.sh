@@ -9,7 +9,9 @@ scripts/install-deps
 cargo fmt --check
 cargo fmt --check --manifest-path fuzz/Cargo.toml
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test
+cargo clippy --all-targets --all-features --quiet -- -D warnings
+# With the crash points built in (tests/failpoints.rs arms them).
+cargo test --features failpoints
 # The fuzz targets, for a bounded time each, under CI (or with FUZZ_SECONDS).
 if [ "${CI:-}" = true ] || [ -n "${FUZZ_SECONDS:-}" ]; then
   scripts/fuzz "${FUZZ_SECONDS:-30}"

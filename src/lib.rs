@@ -4,13 +4,19 @@
 //! Layers, from input to kernel:
 //! - [`model`]: desired state as data (daemon config, networks, port specs).
 //! - [`compose`]: a Compose file's networking part, resolved into that state.
-//! - [`firewall`]: the firewall layer: a pure planner from state to rules.
-//! - [`backend`]: renders a plan and applies it atomically to a namespace.
+//! - [`firewall`]: the backend-neutral firewall interface: each change one
+//!   transaction, recorded in a journal.
+//! - [`backend`]: the backends (iptables: Docker's planner, one atomic
+//!   `iptables-restore` per family).
+//! - [`daemon`], [`api`], [`cli`]: the daemon, its HTTP API, the command.
+//! - [`host`], [`ports`], [`store`]: namespaces and links, host ports and
+//!   the proxy, the embedded store.
 
 pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod compose;
+mod crash;
 pub mod daemon;
 pub mod error;
 pub mod firewall;

@@ -3,6 +3,9 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Test builds: crash points armed by FAILPOINTS.
+    #[cfg(feature = "failpoints")]
+    let _crash_points = fail::FailScenario::setup();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BRIDGEWALL_LOG")

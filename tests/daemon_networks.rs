@@ -186,60 +186,8 @@ fn crashes_in_the_middle_of_changes_converge_on_restart() {
         d.kill9();
         worker.join().unwrap();
         d.start_again();
-        check_converged(&d);
+        support::converged::networks(&d);
     }
-}
-
-/// After a restart: every bridge belongs to a listed network, every rule
-/// names only listed bridges, and re-applying changes nothing.
-fn check_converged(d: &TestDaemon) {
-    let bridges: Vec<String> = ok(d.docker(&["network", "ls", "-q", "--no-trunc"]))
-        .lines()
-        .map(|id| {
-            ok(d.docker(&[
-                "network",
-                "inspect",
-                id,
-                "--format",
-                "{{index .Options \"com.docker.network.bridge.name\"}}|{{.Id}}",
-            ]))
-        })
-        .map(|s| {
-            let (name, id) = s.trim().split_once('|').unwrap();
-            if name.is_empty() || name == "<no value>" {
-                format!("br-{}", &id[..12])
-            } else {
-                name.to_string()
-            }
-        })
-        .collect();
-    for link in d.links() {
-        if link.starts_with("br-") || link == "docker0" {
-            assert!(
-                bridges.contains(&link),
-                "leaked bridge {link}; networks: {bridges:?}"
-            );
-        }
-    }
-    let rules = d.rules();
-    for word in rules.split_whitespace().filter(|w| w.starts_with("br-")) {
-        assert!(
-            bridges.iter().any(|b| b == word),
-            "stale rule for {word}:\n{rules}"
-        );
-    }
-    for b in &bridges {
-        assert!(
-            rules.contains(&format!("-A DOCKER-BRIDGE -o {b} -j DOCKER")),
-            "no rules for {b}"
-        );
-    }
-    d.hup_and_wait();
-    assert!(
-        d.log()
-            .contains("firewall re-applied reload=1 changed=false")
-    );
-    assert_eq!(d.rules(), rules, "re-applying changed the rules");
 }
 
 #[test]

@@ -6,6 +6,8 @@ use crate::model::binding::release_bindings;
 use crate::model::state::Attachment;
 use crate::store::Collection;
 
+use crate::crash::crash_point;
+
 use super::core::{Daemon, random_hex};
 use super::error::{DaemonError, conflict, forbidden, internal};
 use super::lookup::find_sandbox;
@@ -54,6 +56,7 @@ impl Daemon {
                 .find(|n| !rec.endpoints.iter().any(|e| &e.if_name == n))
                 .expect("a free interface name"),
             mac: links::random_mac().map_err(internal)?,
+            leaving: false,
         };
         let joining = SandboxRecord {
             endpoints: vec![ep.clone()],
@@ -67,14 +70,17 @@ impl Daemon {
             .store
             .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
             .map_err(internal)?;
+        crash_point!("connect:intent");
         let result = async {
             self.plumb(&inner, &next, &joining)
                 .await
                 .map_err(internal)?;
+            crash_point!("connect:plumb");
             let endpoints = joining.firewall_endpoints(&next);
             inner
                 .in_firewall(|fw| fw.add_endpoints(endpoints))
                 .map_err(internal)?;
+            crash_point!("connect:firewall");
             Ok::<(), DaemonError>(())
         }
         .await;
@@ -109,26 +115,37 @@ impl Daemon {
                 rec.name
             )));
         };
-        let ep = rec.endpoints.remove(pos);
-        // Recorded first; then the endpoint goes, each step best effort.
+        // The intent first (a crash from here on is finished at the next
+        // start); then the endpoint goes, each step best effort; then the
+        // record without it.
+        let mut leaving = rec.clone();
+        leaving.endpoints[pos].leaving = true;
         inner
             .store
-            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &leaving))
             .map_err(internal)?;
+        crash_point!("disconnect:intent");
+        let ep = rec.endpoints.remove(pos);
         if rec.phase == SandboxPhase::Running {
             stop_proxies(&mut inner, &rec.id, &ep.endpoint.bindings).await;
             let ids = [ep.id.clone()];
             if let Err(e) = inner.in_firewall(|fw| fw.remove_endpoints(&ids)) {
                 tracing::warn!(sandbox = %rec.name, "removing the endpoint's rules: {e}");
             }
+            crash_point!("disconnect:firewall");
             flush_conntrack(std::slice::from_ref(&ep));
             if let Err(e) = inner.links.delete_link(&ep.host_if).await {
                 tracing::warn!("{e}");
             }
+            crash_point!("disconnect:link");
             if let Some(gone) = inner.state.remove_endpoint(&rec.id, network) {
                 release_bindings(&gone.bindings, &mut inner.ports);
             }
         }
+        inner
+            .store
+            .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+            .map_err(internal)?;
         inner.replace_sandbox(rec);
         Ok(())
     }

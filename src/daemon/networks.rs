@@ -14,6 +14,8 @@ use crate::model::network::{IpamConfig, NetworkSpec};
 use crate::model::state::ResolvedNetwork;
 use crate::store::Collection;
 
+use crate::crash::crash_point;
+
 use super::bridge;
 use super::core::{Daemon, Inner, random_hex};
 use super::error::{DaemonError, forbidden, internal, invalid};
@@ -132,15 +134,18 @@ impl Daemon {
             .store
             .write(|tx| tx.put(Collection::Networks, &net.id, &rec))
             .map_err(internal)?;
+        crash_point!("network-remove:intent");
         // Once the intent is recorded the removal goes through: a step that
         // fails is logged (the firewall retries at its next apply; a start
         // finishes what is left).
         if let Err(e) = inner.in_firewall(|fw| fw.remove_network(&net.bridge)) {
             tracing::warn!(network = name, "removing the network's rules: {e}");
         }
+        crash_point!("network-remove:firewall");
         if let Err(e) = bridge::tear_down(&inner.links, &net.bridge).await {
             tracing::warn!(network = name, "{e}");
         }
+        crash_point!("network-remove:bridge");
         inner
             .store
             .write(|tx| tx.delete(Collection::Networks, &net.id))
@@ -182,13 +187,16 @@ impl Daemon {
                 tx.put(Collection::Networks, &net.id, &rec)
             })
             .map_err(internal)?;
+        crash_point!("network-create:intent");
         let setup = async {
             self.prepare_host(&mut inner, &net)
                 .await
                 .map_err(internal)?;
+            crash_point!("network-create:bridge");
             inner
                 .in_firewall(|fw| fw.add_network(net.firewall_config()))
                 .map_err(internal)?;
+            crash_point!("network-create:firewall");
             Ok::<(), DaemonError>(())
         }
         .await;

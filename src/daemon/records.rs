@@ -68,6 +68,9 @@ pub struct EndpointRecord {
     pub if_name: String,
     /// The sandbox interface's MAC address.
     pub mac: [u8; 6],
+    /// Being disconnected: found at start, the disconnect is finished.
+    #[serde(default)]
+    pub leaving: bool,
 }
 
 /// A sandbox as the store keeps it.
@@ -121,6 +124,17 @@ impl SandboxRecord {
 }
 
 impl EndpointRecord {
+    /// Its addresses.
+    pub fn addresses(&self) -> Vec<std::net::IpAddr> {
+        [
+            self.endpoint.v4.map(std::net::IpAddr::V4),
+            self.endpoint.v6.map(std::net::IpAddr::V6),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The firewall's view of this endpoint, in the network state `state`
     /// (none when its network is not there).
     pub fn firewall_endpoint(&self, state: &StateBuilder) -> Option<FirewallEndpoint> {

@@ -19,6 +19,8 @@ use crate::model::port_spec::{PortMapping, PortSpec};
 use crate::model::state::{Attachment, DEFAULT_BRIDGE_NETWORK, StateBuilder};
 use crate::store::Collection;
 
+use crate::crash::crash_point;
+
 use super::core::{Daemon, Inner, random_hex};
 use super::error::{DaemonError, conflict, internal, invalid};
 use super::lookup::find_sandbox;
@@ -72,13 +74,7 @@ fn valid_name(name: &str) -> bool {
 pub(super) fn flush_conntrack(endpoints: &[EndpointRecord]) {
     let addrs: Vec<IpAddr> = endpoints
         .iter()
-        .flat_map(|ep| {
-            [
-                ep.endpoint.v4.map(IpAddr::V4),
-                ep.endpoint.v6.map(IpAddr::V6),
-            ]
-        })
-        .flatten()
+        .flat_map(EndpointRecord::addresses)
         .collect();
     tokio::task::block_in_place(|| crate::host::conntrack::flush_addresses(&addrs));
 }
@@ -167,6 +163,7 @@ impl Daemon {
                     host_if: format!("veth{}", &random_hex(4)?[..7]),
                     if_name: format!("eth{i}"),
                     mac: links::random_mac()?,
+                    leaving: false,
                 })
             })
             .collect::<Result<_, DaemonError>>()
@@ -193,6 +190,7 @@ impl Daemon {
                 tx.put(Collection::Sandboxes, &rec.id, &rec)
             })
             .map_err(internal)?;
+        crash_point!("sandbox-create:intent");
 
         let started = match self.bring_up(&mut inner, &next, &mut rec).await {
             Ok(child) => {
@@ -284,8 +282,11 @@ impl Daemon {
                 .map_err(internal)?;
             tokio::task::block_in_place(|| netns::create_netns(&rec.netns)).map_err(internal)?;
         }
+        crash_point!("sandbox-create:netns");
         self.plumb(inner, next, rec).await.map_err(internal)?;
+        crash_point!("sandbox-create:plumb");
         self.publish(inner, next, rec)?;
+        crash_point!("sandbox-create:publish");
         if rec.cmd.is_empty() {
             return Ok(None);
         }
@@ -296,6 +297,7 @@ impl Daemon {
         // A process that is already gone has no start time: nothing to adopt
         // or kill later, and its exit is reported by the watcher.
         rec.pid = process_start_time(pid).map(|start| (pid, start));
+        crash_point!("sandbox-create:process");
         Ok(Some(child))
     }
 
@@ -398,10 +400,13 @@ impl Daemon {
             .store
             .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &removing))
             .map_err(internal)?;
+        crash_point!("sandbox-remove:intent");
         kill_process(&rec);
+        crash_point!("sandbox-remove:kill");
         if rec.phase == SandboxPhase::Running {
             self.release(&mut inner, &rec).await;
         }
+        crash_point!("sandbox-remove:release");
         inner
             .store
             .write(|tx| tx.delete(Collection::Sandboxes, &rec.id))

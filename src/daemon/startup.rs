@@ -10,6 +10,7 @@ use tokio::sync::Mutex;
 
 use crate::backend::new_backend;
 use crate::firewall::Firewall;
+use crate::host::conntrack::flush_addresses;
 use crate::host::links::Links;
 use crate::host::netns::Netns;
 use crate::host::sysctl;
@@ -24,7 +25,7 @@ use super::error::DaemonError;
 use super::journal::StoreJournal;
 use super::plumbing::remove_leftovers;
 use super::process::{alive, kill_process};
-use super::records::{NetworkRecord, Phase, SandboxPhase, SandboxRecord};
+use super::records::{EndpointRecord, NetworkRecord, Phase, SandboxPhase, SandboxRecord};
 
 impl Daemon {
     /// Starts the engine: restores the stored networks (finishing or undoing
@@ -108,10 +109,16 @@ impl Daemon {
         for mut rec in sandboxes {
             if rec.phase == SandboxPhase::Running && alive(&rec) {
                 // An endpoint whose veth is gone (a crash in the middle of a
-                // connect or disconnect) is dropped.
+                // connect) is dropped; one being disconnected is finished.
                 let mut endpoints = Vec::new();
                 for ep in std::mem::take(&mut rec.endpoints) {
-                    if links.link_index(&ep.host_if).await?.is_some() {
+                    if ep.leaving {
+                        tracing::info!(sandbox = %rec.name, network = %ep.endpoint.network, "finishing an interrupted disconnect");
+                        tokio::task::block_in_place(|| flush_addresses(&ep.addresses()));
+                        if let Err(e) = links.delete_link(&ep.host_if).await {
+                            tracing::warn!("{e}");
+                        }
+                    } else if links.link_index(&ep.host_if).await?.is_some() {
                         endpoints.push(ep);
                     }
                 }
@@ -145,6 +152,13 @@ impl Daemon {
             }
             tracing::info!(sandbox = %rec.name, phase = ?rec.phase, "releasing a sandbox that did not survive");
             kill_process(&rec);
+            // Its mappings are released as a live removal releases them.
+            let addrs: Vec<_> = rec
+                .endpoints
+                .iter()
+                .flat_map(EndpointRecord::addresses)
+                .collect();
+            tokio::task::block_in_place(|| flush_addresses(&addrs));
             remove_leftovers(&links, &rec).await;
             if rec.phase == SandboxPhase::Running && !rec.auto_remove {
                 rec.phase = SandboxPhase::Exited;

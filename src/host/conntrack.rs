@@ -3,19 +3,24 @@
 
 use std::net::IpAddr;
 
-use super::netns::{CommandRunner, Netns, NetnsRunner};
+use super::netns::{CommandError, CommandRunner, Netns, NetnsRunner};
 
 /// Deletes, in the calling thread's namespace, the conntrack entries whose
 /// original destination or reply source is one of `addrs` (the `conntrack`
-/// tool; a failure or no match is not an error).
+/// tool). No entry to delete is no error; a failure is logged (the change
+/// goes on: old flows only keep their old path until they end).
 pub fn flush_addresses(addrs: &[IpAddr]) {
     let runner = NetnsRunner::new(Netns::Current);
     for addr in addrs {
         let a = addr.to_string();
         let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
         for flag in ["--orig-dst", "--reply-src"] {
-            // Exit status 1 means no entry matched.
-            let _ = runner.run("conntrack", &["-D", "-f", family, flag, &a], None);
+            match runner.run("conntrack", &["-D", "-f", family, flag, &a], None) {
+                Ok(_) => {}
+                // conntrack exits with 1 when no entry matched.
+                Err(CommandError::Failed { status, .. }) if status.ends_with("exit status: 1") => {}
+                Err(e) => tracing::warn!(address = %a, "flushing conntrack entries: {e}"),
+            }
         }
     }
 }

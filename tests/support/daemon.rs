@@ -22,6 +22,8 @@ pub struct TestDaemon {
     path: Option<String>,
     /// More arguments for `bridgewall daemon`.
     args: Vec<String>,
+    /// The crash point armed at the next starts (builds with failpoints).
+    crash_point: Option<String>,
 }
 
 /// Whether daemon tests can run here: root, iproute2, iptables and the
@@ -89,6 +91,7 @@ impl TestDaemon {
             owns_netns,
             path,
             args: args.iter().map(|a| a.to_string()).collect(),
+            crash_point: None,
         };
         d.spawn();
         d
@@ -130,6 +133,9 @@ impl TestDaemon {
             cmd.env("PATH", path);
         }
         cmd.args(&self.args);
+        if let Some(point) = &self.crash_point {
+            cmd.env("FAILPOINTS", format!("{point}=return"));
+        }
         self.child = Some(cmd.spawn().expect("start bridgewall daemon"));
         self.wait_ready();
     }
@@ -194,7 +200,6 @@ impl TestDaemon {
         }
     }
 
-    /// Sends SIGHUP (reload).
     /// Sends SIGHUP and waits (10 s at most) for the daemon's log line that
     /// ends the reload (`reload=N`, re-applied or failed).
     pub fn hup_and_wait(&self) {
@@ -221,6 +226,31 @@ impl TestDaemon {
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
+    }
+
+    /// Arms `point` (a `crash_point!` name) for the next starts; `None`
+    /// disarms.
+    pub fn arm(&mut self, point: Option<&str>) {
+        self.crash_point = point.map(str::to_string);
+    }
+
+    /// Waits (10 s at most) for the daemon to die by itself, at an armed
+    /// crash point; panics if it does not.
+    pub fn wait_crashed(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                use std::os::unix::process::ExitStatusExt;
+                assert_eq!(status.signal(), Some(9), "not killed at the crash point");
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the crash point was not reached:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Starts it again after a crash, without stopping it first.

@@ -4,6 +4,7 @@
 //! namespaces and sends real traffic through them.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod converged;
 pub mod daemon;
 pub mod topology;
 
