@@ -331,3 +331,93 @@ fn own_expectation_routed_network() {
     assert!(!got[1].contains("DNAT"));
     assert!(!got[1].contains("192.0.2.0/24"));
 }
+
+/// The `docker ...` commands a scenario's page was made with, from the
+/// comment lines of its Compose file (continued with `\`), as arguments.
+fn docker_commands(name: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(scenario_dir(name).join("compose.yml")).unwrap();
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix('#')) {
+        let line = line.trim();
+        if current.is_empty() && !line.starts_with("docker ") {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(more) => current.push_str(more),
+            None => {
+                current.push_str(line);
+                commands.push(
+                    current
+                        .split_whitespace()
+                        .skip(1)
+                        .map(str::to_string)
+                        .collect(),
+                );
+                current.clear();
+            }
+        }
+    }
+    commands
+}
+
+/// The scenarios on a running daemon: the networks and containers of each
+/// page made through the docker CLI and the API (a sandbox for each
+/// container), in a namespace that forwards already (as the host the pages
+/// were made on did), and the daemon's rules compared with the page's.
+#[test]
+fn a_running_daemon_matches_docker_documentation() {
+    let Some(dir) = support::conformance_dir() else {
+        support::require(false, "../shared conformance data");
+        return;
+    };
+    if !support::daemon::can_run() {
+        return;
+    }
+    let dir = dir.join("iptablesdoc");
+    for name in SCENARIOS {
+        let ns = support::TestNetns::new();
+        ns.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let config = std::fs::read_to_string(scenario_dir(name).join("daemon.json")).ok();
+        let d = support::daemon::TestDaemon::start_in(&ns.name, config.as_deref());
+        let mut networks = Vec::new();
+        let mut containers = 0;
+        for args in docker_commands(name) {
+            if args[0] == "run" {
+                let value = |flag: &str| {
+                    args.windows(2)
+                        .filter(|w| w[0] == flag)
+                        .map(|w| w[1].as_str())
+                        .collect::<Vec<_>>()
+                };
+                let req = support::daemon::sleeper(
+                    value("--name")[0],
+                    value("--network")[0],
+                    &value("-p"),
+                );
+                d.sandbox(req).unwrap();
+                containers += 1;
+            } else {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                support::daemon::ok(d.docker(&args));
+                networks.push(args.last().unwrap().to_string());
+            }
+        }
+        // "one container on each" network, where the page says so.
+        if containers == 0 {
+            for (i, net) in networks.iter().enumerate() {
+                d.sandbox(support::daemon::sleeper(&format!("c{}", i + 1), net, &[]))
+                    .unwrap();
+            }
+        }
+        let want = documented_blocks(&dir, name);
+        for (i, table) in ["filter", "nat", "raw"].iter().enumerate() {
+            // Some pages do not show the raw table.
+            if want[i].is_empty() {
+                continue;
+            }
+            let got = ns.exec(&["iptables", "-S", "-t", table]);
+            assert_eq!(got, want[i], "{name}: {table} of the running daemon");
+        }
+    }
+}
