@@ -469,3 +469,43 @@ fn chains_of_another_owner_stop_the_start_unless_adopted() {
     assert!(after.contains("-A DOCKER-FORWARD"), "{after}");
     assert!(d.log().contains("taking over chains"));
 }
+
+/// A `bip` changed between two runs moves the default bridge; running
+/// sandboxes of the other networks keep running, with their ports.
+#[test]
+fn changing_bip_keeps_the_other_networks_sandboxes_running() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let mut d = TestDaemon::start(Some(r#"{"bip": "10.99.0.1/24"}"#));
+    ok(d.docker(&["network", "create", "--subnet", "192.0.2.0/24", "keep"]));
+    d.sandbox(support::daemon::sleeper("aa", "keep", &["8081:80"]))
+        .unwrap();
+    d.sandbox(support::daemon::sleeper("bb", "", &["8082:80"]))
+        .unwrap();
+    let pid = d.inspect("aa").state.pid;
+    assert!(pid > 0);
+    std::fs::write(
+        d.dir.path().join("daemon.json"),
+        r#"{"bip": "10.98.0.1/24"}"#,
+    )
+    .unwrap();
+    d.restart();
+    let a = d.inspect("aa");
+    assert!(a.state.running, "{:?}", a.state);
+    assert_eq!(a.state.pid, pid, "the sandbox's process was replaced");
+    assert!(d.exec(&["ss", "-Hltn"]).contains(":8081 "));
+    let rules = d.exec(&["iptables-save"]);
+    assert!(
+        rules.contains("--dport 8081 -j DNAT --to-destination 192.0.2.2:80"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("-s 10.98.0.0/24 ! -o docker0 -j MASQUERADE"),
+        "{rules}"
+    );
+    assert!(!rules.contains("10.99.0."), "{rules}");
+    // The sandbox whose address the new bip no longer holds is released.
+    assert!(!d.inspect("bb").state.running);
+    assert!(!d.exec(&["ss", "-Hltn"]).contains(":8082 "));
+}
