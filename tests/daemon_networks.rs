@@ -276,7 +276,10 @@ fn bad_network_requests_change_nothing() {
             &["network", "rm", "bridge"],
             "Error response from daemon: bridge is a pre-defined network and cannot be removed",
         ),
-        (&["network", "inspect", "nosuch"], ""),
+        (
+            &["network", "inspect", "nosuch"],
+            "Error response from daemon: network nosuch not found",
+        ),
         (
             &["network", "ls", "-f", "colour=red"],
             "Error response from daemon: invalid filter 'colour'",
