@@ -422,6 +422,7 @@ impl Engine for FakeEngine {
                     running,
                     pid: 0,
                     exit_code,
+                    error: String::new(),
                 },
                 publish: req.publish.clone(),
                 auto_remove: req.auto_remove,

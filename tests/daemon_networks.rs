@@ -512,3 +512,42 @@ fn changing_bip_keeps_the_other_networks_sandboxes_running() {
     assert!(!d.inspect("bb").state.running);
     assert!(!d.exec(&["ss", "-Hltn"]).contains(":8082 "));
 }
+
+/// A published port another program took while the daemon was down cannot
+/// be served again: the log and inspect (`State.Error`) say so, and the
+/// sandbox's other ports are served.
+#[test]
+fn a_port_taken_while_the_daemon_was_down_is_reported_and_the_others_served() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let mut d = TestDaemon::start(None);
+    d.sandbox(support::daemon::sleeper("web", "", &["8091:80", "8092:80"]))
+        .unwrap();
+    assert!(d.inspect("web").state.error.is_empty());
+    d.stop();
+    let mut foreign = support::topology::command_in(
+        &support::topology::NetnsFile::new(format!("/run/netns/{}", d.netns), "x"),
+        "python3",
+    );
+    foreign.args(["-c", "import socket,time;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',8091));s.listen();time.sleep(60)"]);
+    let _foreign = support::topology::Background::spawn(foreign);
+    assert!(support::topology::wait_until(
+        std::time::Duration::from_secs(5),
+        || d.exec(&["ss", "-Hltn"]).contains("0.0.0.0:8091 ")
+    ));
+    d.start_again();
+    let web = d.inspect("web");
+    assert!(web.state.running);
+    assert!(
+        web.state
+            .error
+            .contains("0.0.0.0:8091/tcp: cannot be reserved again"),
+        "{:?}",
+        web.state.error
+    );
+    assert!(!web.state.error.contains("8092"), "{:?}", web.state.error);
+    let listening = d.exec(&["ss", "-Hltn"]);
+    assert!(listening.contains("0.0.0.0:8092 "), "{listening}");
+    assert!(d.log().contains("re-reserving a host port"));
+}

@@ -93,6 +93,10 @@ pub struct SandboxState {
     pub pid: u32,
     /// The exit code once exited.
     pub exit_code: i32,
+    /// What went wrong, e.g. a published port that could not be served
+    /// again after a restart (Docker's `State.Error`); empty when nothing.
+    #[serde(default)]
+    pub error: String,
 }
 
 /// One published port as Docker shows it (`HostPort` empty in routed mode).

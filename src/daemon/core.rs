@@ -71,6 +71,9 @@ pub(super) struct Inner {
     pub(super) proxies: HashMap<String, Vec<ProxyHandle>>,
     /// Exit codes for `wait`, by running sandbox ID.
     pub(super) exits: HashMap<String, tokio::sync::watch::Sender<Option<i32>>>,
+    /// Published ports that could not be served again after a restart, by
+    /// sandbox ID (shown by inspect as `State.Error`).
+    pub(super) port_errors: HashMap<String, Vec<String>>,
 }
 
 impl Inner {

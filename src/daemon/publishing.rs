@@ -7,6 +7,7 @@ use crate::model::state::StateBuilder;
 
 use super::core::{Daemon, Inner};
 use super::error::{DaemonError, internal};
+
 use super::records::SandboxRecord;
 
 impl Daemon {
@@ -22,38 +23,41 @@ impl Daemon {
         inner
             .in_firewall(|fw| fw.add_endpoints(endpoints))
             .map_err(internal)?;
-        self.start_listening(inner, rec)
+        match self.start_listening(inner, rec).into_iter().next() {
+            Some((_, e)) => Err(internal(e)),
+            None => Ok(()),
+        }
     }
 
     /// Makes a running sandbox's reserved host sockets listen, or hands
     /// them to userland proxies.
+    ///
+    /// Each binding on its own: one that cannot be served does not keep the
+    /// others from being served. Returns the bindings that failed, and why.
     pub(super) fn start_listening(
         &self,
         inner: &mut Inner,
         rec: &SandboxRecord,
-    ) -> Result<(), DaemonError> {
+    ) -> Vec<(PortBinding, String)> {
         let mut handles = Vec::new();
+        let mut failed = Vec::new();
         for b in rec.bindings().into_iter().filter(|b| b.host_port != 0) {
+            let what = format!("{}:{}/{}", b.host_ip, b.host_port, b.proto);
             if self.config().userland_proxy && b.proto != Protocol::Sctp {
-                let socket = inner
-                    .ports
-                    .take_socket(b.proto, b.host_ip, b.host_port)
-                    .ok_or_else(|| {
-                        internal(format!(
-                            "no reserved socket for {}:{}/{}",
-                            b.host_ip, b.host_port, b.proto
-                        ))
-                    })?;
-                handles.push(inner.proxy.start(b, socket).map_err(internal)?);
-            } else {
-                inner
-                    .ports
-                    .listen(b.proto, b.host_ip, b.host_port, false)
-                    .map_err(internal)?;
+                let Some(socket) = inner.ports.take_socket(b.proto, b.host_ip, b.host_port) else {
+                    failed.push((b, format!("{what}: no reserved socket")));
+                    continue;
+                };
+                match inner.proxy.start(b, socket) {
+                    Ok(h) => handles.push(h),
+                    Err(e) => failed.push((b, format!("{what}: {e}"))),
+                }
+            } else if let Err(e) = inner.ports.listen(b.proto, b.host_ip, b.host_port, false) {
+                failed.push((b, format!("{what}: {e}")));
             }
         }
         inner.proxies.insert(rec.id.clone(), handles);
-        Ok(())
+        failed
     }
 }
 

@@ -358,6 +358,7 @@ impl Daemon {
     /// Releases a running sandbox's networking: system, state and ports.
     pub(super) async fn release(&self, inner: &mut Inner, rec: &SandboxRecord) {
         self.tear_down(inner, rec).await;
+        inner.port_errors.remove(&rec.id);
         let gone = inner.state.remove_container(&rec.id);
         for ep in &gone {
             release_bindings(&ep.bindings, &mut inner.ports);
@@ -381,7 +382,8 @@ impl Daemon {
     pub(super) async fn sandbox_inspect(&self, term: &str) -> Result<SandboxInspect, DaemonError> {
         let inner = self.inner.lock().await;
         let s = find_sandbox(&inner.sandboxes, term)?;
-        Ok(views::inspect(s, &inner.state))
+        let errors = inner.port_errors.get(&s.id).map_or(&[][..], Vec::as_slice);
+        Ok(views::inspect(s, &inner.state, errors))
     }
 
     /// `DELETE /sandboxes/{id}`.

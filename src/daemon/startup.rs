@@ -106,6 +106,8 @@ impl Daemon {
         sandboxes.sort_by_key(|s| s.seq);
         let mut ports = SocketAllocator::new();
         let mut kept = Vec::new();
+        let mut port_errors: HashMap<String, Vec<String>> = HashMap::new();
+        let mut unreserved = Vec::new();
         for mut rec in sandboxes {
             if rec.phase == SandboxPhase::Running && alive(&rec) {
                 // An endpoint whose veth is gone (a crash in the middle of a
@@ -134,6 +136,11 @@ impl Daemon {
                         for b in rec.endpoints.iter().flat_map(|e| &e.endpoint.bindings) {
                             if let Err(e) = ports.reserve_exact(b) {
                                 tracing::warn!(sandbox = %rec.name, "re-reserving a host port: {e}");
+                                unreserved.push(*b);
+                                port_errors.entry(rec.id.clone()).or_default().push(format!(
+                                    "{}:{}/{}: cannot be reserved again: {e}",
+                                    b.host_ip, b.host_port, b.proto
+                                ));
                             }
                         }
                         store.write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))?;
@@ -187,6 +194,7 @@ impl Daemon {
                 proxy: Proxy::new(ProxyConfig::default()),
                 proxies: HashMap::new(),
                 exits: HashMap::new(),
+                port_errors,
             }),
             me: OnceLock::new(),
         });
@@ -213,8 +221,14 @@ impl Daemon {
             for rec in &running {
                 let (tx, _) = tokio::sync::watch::channel(None);
                 inner.exits.insert(rec.id.clone(), tx);
-                if let Err(e) = daemon.start_listening(&mut inner, rec) {
-                    tracing::warn!(sandbox = %rec.name, "publishing ports again: {e}");
+                // A port that could not be reserved again has said so.
+                for (_, e) in daemon
+                    .start_listening(&mut inner, rec)
+                    .into_iter()
+                    .filter(|(b, _)| !unreserved.contains(b))
+                {
+                    tracing::warn!(sandbox = %rec.name, "publishing a port again: {e}");
+                    inner.port_errors.entry(rec.id.clone()).or_default().push(e);
                 }
                 if let Some((pid, start)) = rec.pid {
                     daemon.watch_adopted(rec.id.clone(), pid, start);

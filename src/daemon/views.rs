@@ -164,7 +164,13 @@ pub(super) fn summary(s: &SandboxRecord) -> SandboxSummary {
 
 /// A sandbox as `GET /sandboxes/{id}/json` shows it, in the network state
 /// `state`.
-pub(super) fn inspect(s: &SandboxRecord, state: &StateBuilder) -> SandboxInspect {
+/// `errors`: the published ports that could not be served again, shown as
+/// `State.Error`.
+pub(super) fn inspect(
+    s: &SandboxRecord,
+    state: &StateBuilder,
+    errors: &[String],
+) -> SandboxInspect {
     let mut networks = BTreeMap::new();
     for ep in &s.endpoints {
         let Some(net) = state.network(&ep.endpoint.network) else {
@@ -230,6 +236,7 @@ pub(super) fn inspect(s: &SandboxRecord, state: &StateBuilder) -> SandboxInspect
             running: s.phase == SandboxPhase::Running,
             pid: s.pid.map_or(0, |(p, _)| p),
             exit_code: s.exit_code.unwrap_or(0),
+            error: errors.join("; "),
         },
         publish: s.publish.clone(),
         auto_remove: s.auto_remove,
