@@ -29,16 +29,7 @@ fn bad_sandbox_requests_change_nothing() {
     ok(d.docker(&["network", "create", "auto"]));
     d.sandbox(sleeper("c1", "net", &["8080:80"])).unwrap();
     // A port taken by another program in the daemon's namespace.
-    let mut foreign = support::topology::command_in(
-        &support::topology::NetnsFile::new(format!("/run/netns/{}", d.netns), "x"),
-        "python3",
-    );
-    foreign.args(["-c", "import socket,time;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',9090));s.listen();time.sleep(60)"]);
-    let _foreign = support::topology::Background::spawn(foreign);
-    assert!(support::topology::wait_until(
-        std::time::Duration::from_secs(5),
-        || { d.exec(&["ss", "-Hltn"]).contains(":9090") }
-    ));
+    let _foreign = d.occupy_port(9090);
     let before = footprint(&d);
     let with = |f: &dyn Fn(&mut SandboxCreateRequest)| {
         let mut r = sleeper("xx", "net", &[]);

@@ -550,16 +550,7 @@ fn a_port_taken_while_the_daemon_was_down_is_reported_and_the_others_served() {
         .unwrap();
     assert!(d.inspect("web").state.error.is_empty());
     d.stop();
-    let mut foreign = support::topology::command_in(
-        &support::topology::NetnsFile::new(format!("/run/netns/{}", d.netns), "x"),
-        "python3",
-    );
-    foreign.args(["-c", "import socket,time;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',8091));s.listen();time.sleep(60)"]);
-    let _foreign = support::topology::Background::spawn(foreign);
-    assert!(support::topology::wait_until(
-        std::time::Duration::from_secs(5),
-        || d.exec(&["ss", "-Hltn"]).contains("0.0.0.0:8091 ")
-    ));
+    let _foreign = d.occupy_port(8091);
     d.start_again();
     let web = d.inspect("web");
     assert!(web.state.running);

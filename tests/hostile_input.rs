@@ -9,6 +9,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use bridgewall::api::types::{NetworkCreateRequest, NetworkCreateResponse};
+use support::NETWORK_OPTIONS as OPTIONS;
 use support::daemon::{TestDaemon, err, ok, sleeper};
 
 /// The injection from the report, and more of its kind.
@@ -45,21 +46,6 @@ const HOSTILE: &[&str] = &[
     "\u{65e5}\u{672c}",
     "eth0\u{200b}",
     "..",
-];
-
-/// Every option Docker's bridge driver reads.
-const OPTIONS: &[&str] = &[
-    "com.docker.network.bridge.name",
-    "com.docker.network.bridge.trusted_host_interfaces",
-    "com.docker.network.bridge.enable_icc",
-    "com.docker.network.bridge.enable_ip_masquerade",
-    "com.docker.network.bridge.host_binding_ipv4",
-    "com.docker.network.bridge.gateway_mode_ipv4",
-    "com.docker.network.bridge.gateway_mode_ipv6",
-    "com.docker.network.bridge.inhibit_ipv4",
-    "com.docker.network.host_ipv4",
-    "com.docker.network.host_ipv6",
-    "com.docker.network.driver.mtu",
 ];
 
 /// The options whose values are interface names.

@@ -4,6 +4,8 @@
 //! the chains it owns, or of its own rules in built-in chains, one line per
 //! planned rule, and nothing `iptables-restore` could read as more.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 
 use bridgewall::backend::iptables::planner::OWNED_CHAINS;
@@ -16,20 +18,12 @@ use bridgewall::model::port_spec::PortSpec;
 use bridgewall::model::state::{Attachment, StateBuilder};
 use proptest::prelude::*;
 
-const OPTIONS: &[&str] = &[
-    "com.docker.network.bridge.name",
-    "com.docker.network.bridge.trusted_host_interfaces",
-    "com.docker.network.bridge.enable_icc",
-    "com.docker.network.bridge.enable_ip_masquerade",
-    "com.docker.network.bridge.host_binding_ipv4",
-    "com.docker.network.bridge.gateway_mode_ipv4",
-    "com.docker.network.bridge.gateway_mode_ipv6",
-    "com.docker.network.bridge.inhibit_ipv4",
-    "com.docker.network.host_ipv4",
-    "com.docker.network.host_ipv6",
-    "com.docker.network.driver.mtu",
-    "com.docker.network.bridge.whatever",
-];
+/// Every bridge option, and one Docker ignores.
+fn option_key() -> impl Strategy<Value = String> {
+    let mut keys: Vec<&'static str> = support::NETWORK_OPTIONS.to_vec();
+    keys.push("com.docker.network.bridge.whatever");
+    prop::sample::select(keys).prop_map(str::to_string)
+}
 
 /// Pieces that are valid somewhere, and pieces that are syntax somewhere.
 fn fragment() -> impl Strategy<Value = String> {
@@ -61,11 +55,7 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 fn options() -> impl Strategy<Value = BTreeMap<String, String>> {
-    prop::collection::btree_map(
-        prop::sample::select(OPTIONS).prop_map(str::to_string),
-        value(),
-        0..4,
-    )
+    prop::collection::btree_map(option_key(), value(), 0..4)
 }
 
 fn port_spec() -> impl Strategy<Value = String> {

@@ -409,3 +409,28 @@ pub fn sleeper(
         ..Default::default()
     }
 }
+
+impl TestDaemon {
+    /// Another program listening on TCP `port` (all IPv4 addresses) in the
+    /// daemon's namespace, until the returned guard is dropped (60 s at
+    /// most); waits until it listens.
+    pub fn occupy_port(&self, port: u16) -> super::topology::Background {
+        let mut foreign = super::topology::command_in(
+            &super::topology::NetnsFile::new(format!("/run/netns/{}", self.netns), "x"),
+            "python3",
+        );
+        foreign.args([
+            "-c",
+            &format!(
+                "import socket,time;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',{port}));s.listen();time.sleep(60)"
+            ),
+        ]);
+        let guard = super::topology::Background::spawn(foreign);
+        let listening = super::topology::wait_until(Duration::from_secs(5), || {
+            self.exec(&["ss", "-Hltn"])
+                .contains(&format!("0.0.0.0:{port} "))
+        });
+        assert!(listening, "nothing listens on {port}");
+        guard
+    }
+}

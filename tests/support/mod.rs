@@ -12,6 +12,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Every option Docker's bridge driver reads, as `bridgewall::model::network`
+/// names them.
+pub const NETWORK_OPTIONS: &[&str] = &[
+    bridgewall::model::network::BRIDGE_NAME,
+    bridgewall::model::network::TRUSTED_HOST_INTERFACES,
+    bridgewall::model::network::ENABLE_ICC,
+    bridgewall::model::network::ENABLE_IP_MASQUERADE,
+    bridgewall::model::network::HOST_BINDING_IPV4,
+    bridgewall::model::network::GATEWAY_MODE_IPV4,
+    bridgewall::model::network::GATEWAY_MODE_IPV6,
+    bridgewall::model::network::INHIBIT_IPV4,
+    bridgewall::model::network::HOST_IPV4,
+    bridgewall::model::network::HOST_IPV6,
+    bridgewall::model::network::DRIVER_MTU,
+];
+
 /// True when running under CI.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
