@@ -1,8 +1,9 @@
 //! Nothing a client sends becomes firewall text: hostile values (newlines,
 //! spaces, quotes, `#`, `-j`, `COMMIT`, overlong and unicode names) in every
 //! network option, through the docker CLI, the API and a Compose file, are
-//! each refused with a message naming the option, and the daemon's rules
-//! stay byte-identical.
+//! each refused with a message naming the option, and the rules of the
+//! daemon's namespace (or the one a Compose file is applied to) stay
+//! byte-identical.
 
 mod support;
 
@@ -126,31 +127,53 @@ fn hostile_option_values_are_refused_everywhere_and_change_nothing() {
 
 #[test]
 fn hostile_option_values_in_a_compose_file_are_refused_with_their_path() {
+    if !support::require(support::can_make_namespaces(), "root with ip and iptables") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("compose.yml");
+    let stack = |opts: &str| {
+        format!(
+            "name: shop\nnetworks:\n  front:\n    driver_opts:\n{opts}services:\n  web:\n    image: nginx\n    networks: [front]\n    ports: [\"8080:80\"]\n"
+        )
+    };
+    let apply = |ns: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bridgewall"))
+            .args(["apply", "--netns", ns])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    // A namespace programmed by a good stack first: every refusal must
+    // leave its rules exactly as they are.
+    let ns = support::TestNetns::new();
+    std::fs::write(
+        &file,
+        stack("      com.docker.network.bridge.trusted_host_interfaces: \"eth7\"\n"),
+    )
+    .unwrap();
+    assert!(apply(&ns.name).status.success());
+    let rules = || {
+        let mut out = String::new();
+        for save in ["iptables-save", "ip6tables-save"] {
+            for line in ns.exec(&[save]).lines().filter(|l| !l.starts_with('#')) {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    };
+    let before = rules();
+    assert!(before.contains("-i eth7 -j ACCEPT"), "{before}");
     let mut cases = 0;
     for option in OPTIONS {
         for value in HOSTILE {
             // A YAML double-quoted scalar takes JSON's escapes.
             let quoted = serde_json::to_string(value).unwrap();
-            std::fs::write(
-                &file,
-                format!(
-                    "name: shop\nnetworks:\n  front:\n    driver_opts:\n      {option}: {quoted}\nservices:\n  web:\n    image: nginx\n    networks: [front]\n    ports: [\"8080:80\"]\n"
-                ),
-            )
-            .unwrap();
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_bridgewall"))
-                .arg("plan")
-                .arg(&file)
-                .output()
-                .unwrap();
+            std::fs::write(&file, stack(&format!("      {option}: {quoted}\n"))).unwrap();
+            let out = apply(&ns.name);
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                !out.status.success(),
-                "{option}={value:?} was planned:\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
+            assert!(!out.status.success(), "{option}={value:?} was applied");
             assert!(
                 stderr.contains("networks.front.driver_opts"),
                 "{option}={value:?}: no field path in {stderr:?}"
@@ -158,6 +181,11 @@ fn hostile_option_values_in_a_compose_file_are_refused_with_their_path() {
             check_refused(&format!("compose {option}={value:?}"), &stderr, option);
             cases += 1;
         }
+        assert_eq!(
+            rules(),
+            before,
+            "compose cases with {option} changed the rules"
+        );
     }
-    println!("{cases} hostile values refused in Compose files");
+    println!("{cases} hostile values refused in Compose files applied to a namespace");
 }
