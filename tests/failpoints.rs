@@ -4,7 +4,8 @@
 //! remove; after the restart it has converged (`support::converged`: rules,
 //! bridges, namespaces, processes, veths, listening sockets, a re-apply that
 //! changes nothing), a removal or disconnect whose intent was recorded is
-//! finished, and a new sandbox gets an address no other one has.
+//! finished, a connect cut short is undone, and a new sandbox gets an
+//! address no other one has.
 #![cfg(feature = "failpoints")]
 
 mod support;
@@ -124,7 +125,12 @@ fn a_crash_at_every_step_converges_on_restart() {
                 assert!(!on.contains_key("other"), "{step}: still on other");
                 assert!(on.contains_key("net"), "{step}: lost net");
             }
-            Op::NetworkCreate | Op::SandboxCreate | Op::Connect => {}
+            // A connect not finished before the crash is undone.
+            Op::Connect => {
+                let on = d.inspect(&name).network_settings.networks;
+                assert!(!on.contains_key("other"), "{step}: half connected");
+            }
+            Op::NetworkCreate | Op::SandboxCreate => {}
         }
         // No address is handed out twice.
         d.sandbox(sleeper("probe", "net", &[])).unwrap();

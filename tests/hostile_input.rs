@@ -80,8 +80,17 @@ fn hostile_option_values_are_refused_everywhere_and_change_nothing() {
         "trusted",
     ]));
     d.sandbox(sleeper("web", "trusted", &["8080:80"])).unwrap();
+    // And a bridge name of the user's is taken.
+    ok(d.docker(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.name=br-mine.1",
+        "named",
+    ]));
     let rules = d.rules();
     assert!(rules.contains("-i eth7 -j ACCEPT"), "{rules}");
+    assert!(rules.contains("-o br-mine.1 -j DOCKER"), "{rules}");
     let links = d.links();
 
     let mut cases = 0;

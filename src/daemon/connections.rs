@@ -57,13 +57,14 @@ impl Daemon {
                 .expect("a free interface name"),
             mac: links::random_mac().map_err(internal)?,
             leaving: false,
+            // Until its rules are in: a crash before that undoes it.
+            joining: true,
         };
         let joining = SandboxRecord {
             endpoints: vec![ep.clone()],
             ..rec.clone()
         };
-        // Recorded first: after a crash the next start keeps the endpoint
-        // if its veth exists, and drops it otherwise.
+        // Recorded first, as joining: after a crash the next start undoes it.
         let before = rec.clone();
         rec.endpoints.push(ep.clone());
         inner
@@ -84,7 +85,19 @@ impl Daemon {
             Ok::<(), DaemonError>(())
         }
         .await;
+        let result = result.and_then(|()| {
+            let last = rec.endpoints.last_mut().expect("just added");
+            last.joining = false;
+            inner
+                .store
+                .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
+                .map_err(internal)
+        });
         if let Err(e) = result {
+            if inner.firewall.has_endpoint(&ep.id) {
+                let ids = [ep.id.clone()];
+                let _ = inner.in_firewall(|fw| fw.remove_endpoints(&ids));
+            }
             let _ = inner.links.delete_link(&ep.host_if).await;
             let _ = inner
                 .store
@@ -142,11 +155,14 @@ impl Daemon {
                 release_bindings(&gone.bindings, &mut inner.ports);
             }
         }
-        inner
+        // Memory first: the endpoint is gone whether or not the record can
+        // be written (a start would finish it from the intent).
+        let written = inner
             .store
             .write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))
-            .map_err(internal)?;
+            .map_err(internal);
         inner.replace_sandbox(rec);
+        written?;
         Ok(())
     }
 }

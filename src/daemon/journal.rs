@@ -30,13 +30,18 @@ impl FirewallJournal for StoreJournal {
         match self.store.get(Collection::Meta, KEY) {
             Ok(Some(entry)) => return Ok(Some(entry)),
             Ok(None) => {}
-            // A damaged record is no history: the base jumps are still known
-            // to be bridgewall's, and the first apply writes a new one.
+            // A damaged record still says the chains are bridgewall's, but
+            // not which rules: the base jumps are known anyway, and the first
+            // apply writes a new record.
             Err(e @ crate::store::StoreError::Record { .. }) => {
                 tracing::error!(
                     "the firewall journal cannot be read, starting with no history: {e}"
                 );
-                return Ok(None);
+                return Ok(Some(JournalEntry {
+                    backend: "unreadable".into(),
+                    phase: JournalPhase::Outcome,
+                    ownership: serde_json::Value::Null,
+                }));
             }
             Err(e) => return Err(failed(e)),
         }
@@ -99,5 +104,17 @@ mod tests {
             store.get(Collection::Meta, "owned-rules/ipv4").unwrap();
         assert_eq!(old, None, "the old key is gone");
         assert_eq!(journal.load().unwrap(), Some(entry));
+    }
+
+    #[test]
+    fn a_damaged_record_still_counts_as_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| tx.put(Collection::Meta, KEY, &"not an entry"))
+            .unwrap();
+        let entry = StoreJournal::new(store).load().unwrap().unwrap();
+        assert_eq!(entry.backend, "unreadable");
+        assert_eq!(entry.ownership, serde_json::Value::Null);
     }
 }

@@ -71,6 +71,9 @@ pub struct EndpointRecord {
     /// Being disconnected: found at start, the disconnect is finished.
     #[serde(default)]
     pub leaving: bool,
+    /// Being connected: found at start, the connect is undone.
+    #[serde(default)]
+    pub joining: bool,
 }
 
 /// A sandbox as the store keeps it.

@@ -129,11 +129,16 @@ impl Daemon {
         }
         // By name, ID or unique ID prefix, as Docker resolves it.
         attachment.network = self.resolve_network(&inner, &attachment.network)?;
-        if !req.netns.is_empty()
-            && inner
-                .sandboxes
-                .iter()
-                .any(|s| s.phase == SandboxPhase::Running && s.netns == Path::new(&req.netns))
+        // The same namespace under any name (`/proc/PID/ns/net`, another
+        // bind mount) is the same namespace.
+        let wanted = (!req.netns.is_empty())
+            .then(|| netns::namespace_file_id(Path::new(&req.netns)).ok())
+            .flatten();
+        if wanted.is_some()
+            && inner.sandboxes.iter().any(|s| {
+                s.phase == SandboxPhase::Running
+                    && netns::namespace_file_id(&s.netns).ok() == wanted
+            })
         {
             return Err(conflict(format!(
                 "netns {}: already attached to a sandbox",
@@ -164,6 +169,7 @@ impl Daemon {
                     if_name: format!("eth{i}"),
                     mac: links::random_mac()?,
                     leaving: false,
+                    joining: false,
                 })
             })
             .collect::<Result<_, DaemonError>>()

@@ -108,19 +108,34 @@ impl Daemon {
         let mut kept = Vec::new();
         let mut port_errors: HashMap<String, Vec<String>> = HashMap::new();
         let mut unreserved = Vec::new();
+        // Addresses whose mappings go: their conntrack entries are flushed
+        // once the rules are re-applied without them, as a live removal does.
+        let mut released = Vec::new();
         for mut rec in sandboxes {
+            // Whatever its phase: a disconnect that was under way is
+            // finished, a connect that was under way is undone.
+            let mut endpoints = Vec::new();
+            let before = rec.endpoints.len();
+            for ep in std::mem::take(&mut rec.endpoints) {
+                if ep.leaving || ep.joining {
+                    tracing::info!(sandbox = %rec.name, network = %ep.endpoint.network, leaving = ep.leaving, "finishing an interrupted connect or disconnect");
+                    released.extend(ep.addresses());
+                    if let Err(e) = links.delete_link(&ep.host_if).await {
+                        tracing::warn!("{e}");
+                    }
+                } else {
+                    endpoints.push(ep);
+                }
+            }
+            rec.endpoints = endpoints;
+            if rec.endpoints.len() != before {
+                store.write(|tx| tx.put(Collection::Sandboxes, &rec.id, &rec))?;
+            }
             if rec.phase == SandboxPhase::Running && alive(&rec) {
-                // An endpoint whose veth is gone (a crash in the middle of a
-                // connect) is dropped; one being disconnected is finished.
+                // An endpoint whose veth is gone is dropped.
                 let mut endpoints = Vec::new();
                 for ep in std::mem::take(&mut rec.endpoints) {
-                    if ep.leaving {
-                        tracing::info!(sandbox = %rec.name, network = %ep.endpoint.network, "finishing an interrupted disconnect");
-                        tokio::task::block_in_place(|| flush_addresses(&ep.addresses()));
-                        if let Err(e) = links.delete_link(&ep.host_if).await {
-                            tracing::warn!("{e}");
-                        }
-                    } else if links.link_index(&ep.host_if).await?.is_some() {
+                    if links.link_index(&ep.host_if).await?.is_some() {
                         endpoints.push(ep);
                     }
                 }
@@ -160,12 +175,7 @@ impl Daemon {
             tracing::info!(sandbox = %rec.name, phase = ?rec.phase, "releasing a sandbox that did not survive");
             kill_process(&rec);
             // Its mappings are released as a live removal releases them.
-            let addrs: Vec<_> = rec
-                .endpoints
-                .iter()
-                .flat_map(EndpointRecord::addresses)
-                .collect();
-            tokio::task::block_in_place(|| flush_addresses(&addrs));
+            released.extend(rec.endpoints.iter().flat_map(EndpointRecord::addresses));
             remove_leftovers(&links, &rec).await;
             if rec.phase == SandboxPhase::Running && !rec.auto_remove {
                 rec.phase = SandboxPhase::Exited;
@@ -218,6 +228,7 @@ impl Daemon {
                 .collect();
             inner.firewall.load(snapshot.networks, endpoints);
             inner.in_firewall(|fw| fw.reapply())?;
+            tokio::task::block_in_place(|| flush_addresses(&released));
             for rec in &running {
                 let (tx, _) = tokio::sync::watch::channel(None);
                 inner.exits.insert(rec.id.clone(), tx);

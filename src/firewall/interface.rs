@@ -44,14 +44,16 @@ impl Firewall {
         mut backend: Box<dyn FirewallBackend>,
         journal: Box<dyn FirewallJournal>,
     ) -> Result<Firewall, FirewallError> {
-        let mut history = false;
-        match journal.load()? {
+        // Any record, even one this backend cannot read, says the chains
+        // found are bridgewall's own.
+        let loaded = journal.load()?;
+        let history = loaded.is_some();
+        match loaded {
             Some(entry) if entry.backend == backend.name() => {
-                match backend.adopt(entry.ownership) {
-                    Ok(()) => history = true,
-                    Err(e) => tracing::warn!(
+                if let Err(e) = backend.adopt(entry.ownership) {
+                    tracing::warn!(
                         "the firewall journal cannot be read, starting with no history: {e}"
-                    ),
+                    );
                 }
             }
             Some(entry) => tracing::warn!(

@@ -33,6 +33,9 @@ pub enum InterfaceNameError {
         "interface name may only contain printable ASCII characters other than quotes, backslashes and '#', and cannot start with '-' or '!'"
     )]
     Unsafe,
+    /// A bridge's name with `+`, which iptables reads as a wildcard.
+    #[error("a bridge name cannot contain '+', which iptables reads as a wildcard")]
+    Wildcard,
 }
 
 /// A network interface name: 1 to 15 printable ASCII bytes, not `.` or
@@ -72,6 +75,15 @@ impl IfName {
             return Err(InterfaceNameError::TooLong);
         }
         Ok(IfName(name.to_string()))
+    }
+
+    /// `name` as a bridge's name: an [`IfName`] without `+`, which iptables
+    /// reads as a wildcard (`-o br+` would match every `br…` interface).
+    pub fn bridge(name: &str) -> Result<IfName, InterfaceNameError> {
+        if name.contains('+') {
+            return Err(InterfaceNameError::Wildcard);
+        }
+        IfName::new(name)
     }
 
     /// The loopback interface, `lo`.
@@ -136,6 +148,8 @@ mod tests {
         assert!(IfName::new("vxlan.1").is_ok());
         assert!(IfName::new("br-1a2b+c_d%").is_ok());
         assert!(IfName::new("eth+").is_ok());
+        assert_eq!(IfName::bridge("br+"), Err(InterfaceNameError::Wildcard));
+        assert!(IfName::bridge("br-1").is_ok());
         let refused = [
             ("", InterfaceNameError::Empty),
             ("1234567890123456", InterfaceNameError::TooLong),

@@ -17,8 +17,10 @@ pub fn flush_addresses(addrs: &[IpAddr]) {
         for flag in ["--orig-dst", "--reply-src"] {
             match runner.run("conntrack", &["-D", "-f", family, flag, &a], None) {
                 Ok(_) => {}
-                // conntrack exits with 1 when no entry matched.
-                Err(CommandError::Failed { status, .. }) if status.ends_with("exit status: 1") => {}
+                // conntrack exits with 1, saying so, when no entry matched.
+                Err(CommandError::Failed { status, stderr, .. })
+                    if status.ends_with("exit status: 1")
+                        && stderr.contains("0 flow entries have been deleted") => {}
                 Err(e) => tracing::warn!(address = %a, "flushing conntrack entries: {e}"),
             }
         }

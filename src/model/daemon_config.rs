@@ -46,7 +46,8 @@ use serde_json::{Map, Value};
 use crate::firewall::types::FirewallConfig;
 
 pub use super::config_error::ConfigError;
-use crate::model::network::{check_interface_name, check_ipv6_subnet, go_quote};
+use crate::firewall::names::IfName;
+use crate::model::network::{check_ipv6_subnet, go_quote};
 
 /// The bridge Docker creates for its default network.
 pub const DEFAULT_BRIDGE_NAME: &str = "docker0";
@@ -430,7 +431,7 @@ impl DaemonConfig {
             "bridge" => {
                 if let Some(name) = string_value(key, value, "string")? {
                     if name != NO_BRIDGE {
-                        check_interface_name(name).map_err(|e| ConfigError::BridgeName {
+                        IfName::bridge(name).map_err(|e| ConfigError::BridgeName {
                             value: name.to_owned(),
                             reason: e.to_string(),
                         })?;

@@ -275,7 +275,7 @@ impl BridgeOptions {
                 // An empty name means "generate one", as in Docker.
                 BRIDGE_NAME if !value.is_empty() => {
                     opts.bridge_name =
-                        Some(check_interface_name(value).map_err(|e| invalid(e.to_string()))?);
+                        Some(IfName::bridge(value).map_err(|e| invalid(e.to_string()))?);
                 }
                 DRIVER_MTU => {
                     let mtu = go_atoi(value).map_err(invalid)?;

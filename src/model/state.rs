@@ -724,7 +724,7 @@ impl StateBuilder {
 
 /// A bridge's name, checked.
 fn bridge_name(name: &str) -> Result<IfName, StateError> {
-    IfName::new(name).map_err(|source| StateError::BridgeName {
+    IfName::bridge(name).map_err(|source| StateError::BridgeName {
         name: name.to_string(),
         source,
     })

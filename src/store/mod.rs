@@ -20,7 +20,7 @@ pub enum Collection {
     /// Daemon-wide values (sequence numbers, the firewall journal).
     Meta,
     /// Records that could not be decoded, kept aside as they were, by
-    /// `COLLECTION/KEY`.
+    /// `COLLECTION/KEY/NANOSECONDS`.
     Quarantine,
 }
 
@@ -131,13 +131,15 @@ impl Store {
             }
         }
         if !bad.is_empty() {
+            // Keyed by time too: a record quarantined twice keeps both.
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
             self.write(|tx| {
                 for (key, bytes) in &bad {
-                    tx.put_raw(
-                        Collection::Quarantine,
-                        &format!("{}/{key}", coll.name()),
-                        bytes,
-                    )?;
+                    let kept = format!("{}/{key}/{at}", coll.name());
+                    tracing::error!(record = %key, kept = %kept, "kept aside in the store's quarantine table");
+                    tx.put_raw(Collection::Quarantine, &kept, bytes)?;
                     tx.delete(coll, key)?;
                 }
                 Ok(())
@@ -335,8 +337,10 @@ mod tests {
             .unwrap();
         let read: Vec<(String, u64)> = store.list(Collection::Networks).unwrap();
         assert_eq!(read, [("good".to_string(), 7)]);
-        let kept: Option<String> = store.get(Collection::Quarantine, "networks/bad").unwrap();
-        assert_eq!(kept.as_deref(), Some("not a number"));
+        let kept: Vec<(String, String)> = store.list(Collection::Quarantine).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].0.starts_with("networks/bad/"), "{kept:?}");
+        assert_eq!(kept[0].1, "not a number");
         // Moved, not copied: the next read finds only the good record.
         let again: Vec<(String, u64)> = store.list(Collection::Networks).unwrap();
         assert_eq!(again.len(), 1);

@@ -93,7 +93,12 @@ pub fn sandboxes(d: &TestDaemon) {
         .collect();
     for line in rules
         .lines()
-        .filter(|l| l.contains("-j DROP") && l.starts_with("-A PREROUTING -d 172."))
+        .filter(|l| l.ends_with("-j DROP") && l.starts_with("-A PREROUTING -d "))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(3)
+                .is_some_and(|a| a.ends_with("/32"))
+        })
     {
         let addr = line
             .split_whitespace()

@@ -17,7 +17,7 @@ use crate::host::netns::{CommandError, CommandRunner};
 
 use super::owned::OwnedRules;
 use super::planner::{OWNED_CHAINS, plan};
-use super::restore::{check_script, restore_script};
+use super::restore::{check_script, is_clean_line, restore_script};
 use super::ruleset::Ruleset;
 use super::save::parse_save;
 
@@ -149,7 +149,22 @@ impl FirewallBackend for IptablesBackend {
     }
 
     fn adopt(&mut self, record: serde_json::Value) -> Result<(), BackendError> {
-        self.owned = serde_json::from_value(record).map_err(failure)?;
+        let mut owned: HashMap<Family, OwnedRules> =
+            serde_json::from_value(record).map_err(failure)?;
+        // A rule recorded by an earlier version with text this one would not
+        // send (an interface name it now refuses) cannot be deleted through a
+        // restore script: it is forgotten, with a warning, rather than make
+        // every apply fail.
+        for rules in owned.values_mut() {
+            rules.retain(|rule| {
+                let clean = is_clean_line(rule);
+                if !clean {
+                    tracing::warn!(%rule, "forgetting a recorded rule this version would not write");
+                }
+                clean
+            });
+        }
+        self.owned = owned;
         Ok(())
     }
 
@@ -190,17 +205,16 @@ impl FirewallBackend for IptablesBackend {
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
         let mut outcome = ApplyOutcome::default();
         for family in self.families.clone() {
-            let one = match self.apply_family(plan(txn.next, family)) {
-                Ok(one) => one,
-                // A family switched off (`"ip6tables": false`) only has its
-                // old rules cleaned up where its tools work: it needs neither
-                // its binaries nor kernel support.
-                Err(e) if !txn.next.config.enabled(family) => {
-                    tracing::debug!(%family, "disabled, and its rules cannot be read: {e}");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            // A family switched off (`"ip6tables": false`) only has its old
+            // rules cleaned up where its tools work: it needs neither its
+            // binaries nor kernel support. Past reading, errors are errors.
+            if !txn.next.config.enabled(family)
+                && let Err(e) = self.save(family)
+            {
+                tracing::debug!(%family, "disabled, and its rules cannot be read: {e}");
+                continue;
+            }
+            let one = self.apply_family(plan(txn.next, family))?;
             outcome.changed |= one.changed;
             outcome.drift |= one.drift;
         }

@@ -18,6 +18,13 @@ use super::ruleset::{Owner, Ruleset, Table};
 pub struct OwnedRules(BTreeMap<String, BTreeSet<String>>);
 
 impl OwnedRules {
+    /// Keeps only the rules `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        for rules in self.0.values_mut() {
+            rules.retain(|r| keep(r));
+        }
+    }
+
     /// The built-in-chain rules of `ruleset`.
     pub fn of(ruleset: &Ruleset) -> OwnedRules {
         let mut owned = OwnedRules::default();

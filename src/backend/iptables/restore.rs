@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::owned::OwnedRules;
 use super::planner::{DOCKER_USER, OWNED_CHAINS};
-use super::ruleset::{Owner, Ruleset};
+use super::ruleset::{Owner, Ruleset, Table};
 use super::save::SavedTable;
 
 /// The chain a rule spec jumps or goes to (`-j X` / `-g X`), if any.
@@ -38,21 +38,27 @@ pub struct UnsafeLine {
 /// bridgewall plans), so that no value can end a rule, start another or open
 /// a quoted string.
 pub fn check_script(script: &str) -> Result<(), UnsafeLine> {
-    let unsafe_char = |c: char| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '\\' | '`');
-    let known = |first: &str| {
-        matches!(first, "-A" | "-I" | "-D" | "-N" | "-F" | "-X" | "COMMIT")
-            || first.starts_with(':')
-            || matches!(first, "*raw" | "*filter" | "*nat")
+    let owned = |chain: &str| OWNED_CHAINS.iter().any(|(_, c)| *c == chain);
+    let declarable = |chain: &str| owned(chain) || Table::ALL.iter().any(|t| t.is_builtin(chain));
+    // Each command with the chains it may name: `-N` only creates the
+    // user's chain, `-F`/`-X` only touch chains bridgewall owns.
+    let known = |line: &str| {
+        let mut words = line.split(' ');
+        match (words.next(), words.next()) {
+            (Some("-A" | "-I" | "-D"), Some(_)) => true,
+            (Some("-N"), Some(chain)) => chain == DOCKER_USER,
+            (Some("-F" | "-X"), Some(chain)) => owned(chain),
+            (Some(decl), Some(_)) if decl.starts_with(':') => declarable(&decl[1..]),
+            (Some("COMMIT" | "*raw" | "*filter" | "*nat"), None) => true,
+            _ => false,
+        }
     };
     if script.is_empty() {
         return Ok(());
     }
     let body = script.strip_suffix('\n').unwrap_or(script);
     for line in body.split('\n') {
-        let words_ok = line
-            .split(' ')
-            .all(|word| !word.is_empty() && !word.chars().any(unsafe_char));
-        if !words_ok || !line.split(' ').next().is_some_and(known) {
+        if !is_clean_line(line) || !known(line) {
             return Err(UnsafeLine {
                 line: line.to_string(),
             });
@@ -64,6 +70,14 @@ pub fn check_script(script: &str) -> Result<(), UnsafeLine> {
         });
     }
     Ok(())
+}
+
+/// Whether `line` is printable ASCII words separated by single spaces, with
+/// no quote, backslash or backtick.
+pub fn is_clean_line(line: &str) -> bool {
+    let unsafe_char = |c: char| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '\\' | '`');
+    line.split(' ')
+        .all(|word| !word.is_empty() && !word.chars().any(unsafe_char))
 }
 
 /// Works out the `iptables-restore --noflush` input that takes the current
@@ -370,6 +384,11 @@ mod tests {
             "*filter\n-A DOCKER -i br\u{fc} -j ACCEPT\nCOMMIT\n",
             "*filter\n-A DOCKER -i eth0\r -j ACCEPT\nCOMMIT\n",
             "*filter\n-A DOCKER -j ACCEPT\n",
+            "*filter\n-F INPUT\nCOMMIT\n",
+            "*filter\n-X INPUT\nCOMMIT\n",
+            "*filter\n-N SOMETHING\nCOMMIT\n",
+            "*filter\n:MINE - [0:0]\nCOMMIT\n",
+            "*mangle\nCOMMIT\n",
         ] {
             assert!(check_script(bad).is_err(), "{bad:?}");
         }
