@@ -249,6 +249,13 @@ impl FakeEngine {
 
 #[async_trait]
 impl Engine for FakeEngine {
+    async fn rules(
+        &self,
+        _families: Vec<bridgewall::firewall::Family>,
+    ) -> Result<bridgewall::api::rules::RulesResponse, EngineError> {
+        Ok(Default::default())
+    }
+
     async fn create_network(
         &self,
         req: NetworkCreateRequest,

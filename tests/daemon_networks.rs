@@ -566,3 +566,46 @@ fn a_port_taken_while_the_daemon_was_down_is_reported_and_the_others_served() {
     assert!(listening.contains("0.0.0.0:8092 "), "{listening}");
     assert!(d.log().contains("re-reserving a host port"));
 }
+
+/// `bridgewall rules check` reports the kernel's differences from the plan
+/// (exit 1) and agrees again after a reload's repair; `rules show` prints
+/// the plan of the running state.
+#[test]
+fn rules_check_reports_drift_and_show_prints_the_plan() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let d = TestDaemon::start(None);
+    ok(d.docker(&["network", "create", "--subnet", "192.0.2.0/24", "web"]));
+    let shown = ok(d.bw(&["rules", "show", "--family", "ipv4"]));
+    assert!(
+        shown.starts_with("# bridgewall rules: ipv4 (iptables-save)\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("-A DOCKER-BRIDGE -o br-"), "{shown}");
+    assert!(!shown.contains("ip6tables"), "{shown}");
+    let synced = ok(d.bw(&["rules", "check"]));
+    assert!(
+        synced.contains("ipv4 (iptables-save): in sync with the plan"),
+        "{synced}"
+    );
+    d.exec(&["iptables", "-D", "FORWARD", "-j", "DOCKER-FORWARD"]);
+    let out = d.bw(&["rules", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("ipv4 (iptables-save): 1 differences from the plan"),
+        "{report}"
+    );
+    assert!(
+        report.contains("  filter + -A FORWARD -j DOCKER-FORWARD"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ipv6 (ip6tables-save): in sync"),
+        "{report}"
+    );
+    d.hup_and_wait();
+    let repaired = ok(d.bw(&["rules", "check"]));
+    assert!(!repaired.contains("differences"), "{repaired}");
+}

@@ -5,7 +5,10 @@
 
 use async_trait::async_trait;
 
+use crate::firewall::Family;
+
 use super::filters::PruneFilter;
+use super::rules::RulesResponse;
 use super::sandbox::{
     SandboxCreateRequest, SandboxCreateResponse, SandboxInspect, SandboxSummary,
     SandboxWaitResponse,
@@ -89,6 +92,10 @@ pub trait Engine: Send + Sync + 'static {
 
     /// `GET /sandboxes/{id}/logs`: what the process wrote (stdout and stderr).
     async fn sandbox_logs(&self, id_or_name: &str) -> Result<String, EngineError>;
+
+    /// `GET /rules`: the rules of `families` the running state plans, and
+    /// how the kernel's compare with them.
+    async fn rules(&self, families: Vec<Family>) -> Result<RulesResponse, EngineError>;
 
     /// `POST /sandboxes/{id}/wait`: waits for the process to exit.
     async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, EngineError>;

@@ -30,6 +30,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixListener;
 
+use crate::firewall::Family;
+
 use super::engine::Engine;
 use super::error::ApiError;
 use super::filters::{Filters, NETWORK_LIST_FILTERS, filter_networks};
@@ -154,6 +156,7 @@ fn sandbox_routes() -> Router<AppState> {
         .route("/sandboxes/{id}/json", get(inspect_sandbox))
         .route("/sandboxes/{id}/logs", get(sandbox_logs))
         .route("/sandboxes/{id}/wait", post(wait_sandbox))
+        .route("/rules", get(rules))
 }
 
 /// Compares dotted versions as Docker's `versions.compare`: numerically,
@@ -608,6 +611,22 @@ async fn sandbox_logs(
         Body::from(logs),
     )
         .into_response())
+}
+
+/// `GET /rules?family=ipv4|ipv6`.
+async fn rules(State(engine): State<AppState>, query: Query) -> Result<Response, ApiError> {
+    let families = match query.get("family").unwrap_or("") {
+        "" => Family::ALL.to_vec(),
+        "ipv4" => vec![Family::V4],
+        "ipv6" => vec![Family::V6],
+        other => {
+            return Err(ApiError::invalid_parameter(format!(
+                "invalid family {other:?}: ipv4 or ipv6"
+            )));
+        }
+    };
+    let report = engine.rules(families).await?;
+    Ok(json_response(StatusCode::OK, &report))
 }
 
 /// `POST /sandboxes/{id}/wait`.

@@ -4,19 +4,22 @@
 //! sandboxes) are clients of the daemon's API, with the docker CLI's flags
 //! where the two overlap.
 
+mod family;
 mod network;
+mod rules;
 mod sandbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::api::HOST_ENV;
 use crate::api::client::{Client, resolve_socket};
 use crate::daemon::{self, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DaemonOptions};
-use crate::firewall::Family;
 use crate::preview;
+
+use family::FamilyArg;
 
 /// Docker's bridge-network firewall, standalone.
 #[derive(Parser)]
@@ -28,12 +31,6 @@ pub struct Cli {
     host: Option<String>,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FamilyArg {
-    Ipv4,
-    Ipv6,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +80,10 @@ enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// The running daemon's firewall rules: as planned, and checked against
+    /// the kernel.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     #[command(flatten)]
     Sandbox(sandbox::SandboxCommand),
 }
@@ -107,11 +108,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             family,
             compose_file,
         } => {
-            let families: &[Family] = match family {
-                None => &Family::ALL,
-                Some(FamilyArg::Ipv4) => &[Family::V4],
-                Some(FamilyArg::Ipv6) => &[Family::V6],
-            };
+            let families = FamilyArg::select(family);
             let text = preview::plan_compose(&compose_file, config.as_deref(), families)
                 .map_err(|e| format!("bridgewall: {e}"))?;
             print!("{text}");
@@ -153,6 +150,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Network(cmd) => {
             let client = Client::new(socket(cli.host.as_deref())?);
             block_on(network::run(&client, cmd)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Rules(cmd) => {
+            let client = Client::new(socket(cli.host.as_deref())?);
+            block_on(rules::run(&client, cmd))
         }
         Command::Sandbox(cmd) => {
             let client = Client::new(socket(cli.host.as_deref())?);

@@ -5,6 +5,7 @@
 use std::time::SystemTime;
 
 use crate::api::filters::PruneFilter;
+use crate::api::rules::{FamilyRules, RulesResponse};
 use crate::api::types::{
     NetworkCreateRequest, NetworkCreateResponse, NetworkResource, NetworksPruneResponse,
 };
@@ -105,6 +106,26 @@ impl Daemon {
     pub async fn reapply(&self) -> Result<ApplyOutcome, DaemonError> {
         let mut inner = self.inner.lock().await;
         Ok(inner.in_firewall(|fw| fw.reapply())?)
+    }
+
+    /// The rules of `families` the running state plans, and the kernel's
+    /// differences from them (`bridgewall rules`).
+    pub(super) async fn rules_report(
+        &self,
+        families: &[Family],
+    ) -> Result<RulesResponse, DaemonError> {
+        let mut inner = self.inner.lock().await;
+        let mut report = RulesResponse::default();
+        for &family in families {
+            let rendered = inner.firewall.render(inner.firewall.state(), family);
+            let check = inner.in_firewall(|fw| fw.check(family))?;
+            report.families.push(FamilyRules {
+                title: rendered.title,
+                rules: rendered.text,
+                differences: check.differences,
+            });
+        }
+        Ok(report)
     }
 
     /// The name of the network `id_or_name` designates.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::api::engine::{Engine, EngineError};
 use crate::api::filters::PruneFilter;
+use crate::api::rules::RulesResponse;
 use crate::api::sandbox::{
     SandboxCreateRequest, SandboxCreateResponse, SandboxInspect, SandboxSummary,
     SandboxWaitResponse,
@@ -14,6 +15,8 @@ use crate::api::types::{
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
     NetworkResource, NetworksPruneResponse,
 };
+
+use crate::firewall::Family;
 
 use super::core::Daemon;
 use super::error::{DaemonError, internal};
@@ -60,6 +63,10 @@ async fn detached<T: Send + 'static>(
 
 #[async_trait]
 impl Engine for Daemon {
+    async fn rules(&self, families: Vec<Family>) -> Result<RulesResponse, EngineError> {
+        Ok(self.rules_report(&families).await?)
+    }
+
     async fn create_network(
         &self,
         req: NetworkCreateRequest,

@@ -37,6 +37,16 @@ pub struct RenderedRules {
     pub text: String,
 }
 
+/// How the kernel's rules of one family compare with the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesCheck {
+    /// What was compared, e.g. `ipv4 (iptables-save)`.
+    pub title: String,
+    /// One line per difference (`+` planned but missing, `-` bridgewall's
+    /// but not planned, `~` out of place); empty when they agree.
+    pub differences: Vec<String>,
+}
+
 /// A backend's failure, carried through the interface without it knowing
 /// the backend's error type.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +87,11 @@ pub trait FirewallBackend: Send + Sync {
 
     /// Brings the kernel to `txn.next`.
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError>;
+
+    /// Compares the kernel's rules of `family` with what `state` plans,
+    /// reading only (a family whose tools do not work has no differences
+    /// when it is switched off).
+    fn check(&self, state: &FirewallState, family: Family) -> Result<RulesCheck, BackendError>;
 
     /// The chains (or tables) of bridgewall's names the kernel holds now,
     /// other than the user's hook (`DOCKER-USER`): with no ownership record

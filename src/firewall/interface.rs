@@ -7,7 +7,7 @@
 //! Architecture invariant: this is the only caller of a [`FirewallBackend`];
 //! it knows no rule syntax and no kernel interface.
 
-use super::backend::{ApplyOutcome, FirewallBackend, RenderedRules, Transaction};
+use super::backend::{ApplyOutcome, FirewallBackend, RenderedRules, RulesCheck, Transaction};
 use super::change::Change;
 use super::error::FirewallError;
 use super::journal::{FirewallJournal, JournalEntry, JournalPhase};
@@ -102,6 +102,11 @@ impl Firewall {
     /// (pure: nothing is applied).
     pub fn render(&self, state: &FirewallState, family: Family) -> RenderedRules {
         self.backend.render(state, family)
+    }
+
+    /// How the kernel's rules of `family` compare with the desired state.
+    pub fn check(&self, family: Family) -> Result<RulesCheck, FirewallError> {
+        Ok(self.backend.check(&self.state, family)?)
     }
 
     /// Whether the endpoint `id` is in the desired state.

@@ -15,7 +15,9 @@ pub mod names;
 pub mod stub;
 pub mod types;
 
-pub use backend::{ApplyOutcome, BackendError, FirewallBackend, RenderedRules, Transaction};
+pub use backend::{
+    ApplyOutcome, BackendError, FirewallBackend, RenderedRules, RulesCheck, Transaction,
+};
 pub use change::Change;
 pub use error::FirewallError;
 pub use interface::Firewall;

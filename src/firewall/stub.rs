@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use super::backend::{ApplyOutcome, BackendError, FirewallBackend, RenderedRules, Transaction};
+use super::backend::{
+    ApplyOutcome, BackendError, FirewallBackend, RenderedRules, RulesCheck, Transaction,
+};
 use super::change::Change;
 use super::types::{Family, FirewallState};
 
@@ -141,6 +143,13 @@ impl FirewallBackend for RecordingBackend {
         let mut owned = self.owned.clone();
         owned.extend(bridges(next));
         serde_json::json!(owned)
+    }
+
+    fn check(&self, _: &FirewallState, family: Family) -> Result<RulesCheck, BackendError> {
+        Ok(RulesCheck {
+            title: format!("{family} (stub)"),
+            differences: Vec::new(),
+        })
     }
 
     fn existing_chains(&self) -> Vec<String> {

@@ -11,10 +11,12 @@
 use std::collections::HashMap;
 
 use crate::firewall::{
-    ApplyOutcome, BackendError, Family, FirewallBackend, FirewallState, RenderedRules, Transaction,
+    ApplyOutcome, BackendError, Family, FirewallBackend, FirewallState, RenderedRules, RulesCheck,
+    Transaction,
 };
 use crate::host::netns::{CommandError, CommandRunner};
 
+use super::diff::diff;
 use super::owned::OwnedRules;
 use super::planner::{OWNED_CHAINS, plan};
 use super::restore::{check_script, is_clean_line, restore_script};
@@ -178,6 +180,25 @@ impl FirewallBackend for IptablesBackend {
             owned.entry(family).or_default().add(&plan(next, family));
         }
         serde_json::to_value(&owned).expect("rule sets always serialise")
+    }
+
+    fn check(&self, state: &FirewallState, family: Family) -> Result<RulesCheck, BackendError> {
+        let title = format!("{family} ({}-save)", family.iptables());
+        let text = match self.save(family) {
+            Ok(text) => text,
+            Err(_) if !state.config.enabled(family) => {
+                return Ok(RulesCheck {
+                    title,
+                    differences: Vec::new(),
+                });
+            }
+            Err(e) => return Err(failure(e)),
+        };
+        let owned = self.owned.get(&family).cloned().unwrap_or_default();
+        Ok(RulesCheck {
+            title,
+            differences: diff(&parse_save(&text), &plan(state, family), &owned),
+        })
     }
 
     fn existing_chains(&self) -> Vec<String> {

@@ -5,11 +5,13 @@
 //! - [`save`]: `iptables-save` output read back.
 //! - [`owned`]: which rules in built-in chains are bridgewall's.
 //! - [`restore`]: the `iptables-restore --noflush` script for a change.
+//! - [`diff`]: the kernel against the plan, for people.
 //! - [`backend`]: [`IptablesBackend`], the [`FirewallBackend`](crate::firewall::FirewallBackend).
 //!
 //! API boundary: the only code that knows iptables syntax.
 
 pub mod backend;
+pub mod diff;
 pub mod owned;
 pub mod planner;
 pub mod restore;
