@@ -609,3 +609,57 @@ fn rules_check_reports_drift_and_show_prints_the_plan() {
     let repaired = ok(d.bw(&["rules", "check"]));
     assert!(!repaired.contains("differences"), "{repaired}");
 }
+
+/// The drift watcher repairs, without a signal, rules something else
+/// flushed, and leaves the user's DOCKER-USER rules as they are.
+#[test]
+fn the_drift_watcher_repairs_a_flush_by_itself() {
+    if !support::daemon::can_run() {
+        return;
+    }
+    let ns = support::TestNetns::new();
+    let d = TestDaemon::start_in_with_args(&ns.name, None, &["--watch-interval-ms", "100"]);
+    ok(d.docker(&["network", "create", "--subnet", "192.0.2.0/24", "web"]));
+    d.exec(&[
+        "iptables",
+        "-I",
+        "DOCKER-USER",
+        "-s",
+        "203.0.113.7",
+        "-j",
+        "DROP",
+    ]);
+    let v4 = || d.exec(&["iptables-save"]);
+    let planned = v4();
+    assert!(planned.contains("-A DOCKER-FORWARD -j DOCKER-CT"));
+    d.exec(&["iptables", "-F", "DOCKER-FORWARD"]);
+    let started = std::time::Instant::now();
+    let repaired = support::topology::wait_until(std::time::Duration::from_secs(5), || {
+        v4().contains("-A DOCKER-FORWARD -j DOCKER-CT")
+    });
+    assert!(repaired, "not repaired:\n{}", d.log());
+    println!(
+        "repaired {} ms after the flush",
+        started.elapsed().as_millis()
+    );
+    assert!(v4().contains("-A DOCKER-USER -s 203.0.113.7/32 -j DROP"));
+    assert!(
+        d.log()
+            .contains("rules bridgewall owns were changed by something else: repaired"),
+        "{}",
+        d.log()
+    );
+    let synced = ok(d.bw(&["rules", "check"]));
+    assert!(!synced.contains("differences"), "{synced}");
+    // A program that flushes the chain again and again is not fought in a
+    // loop: the watcher backs off and says so (40 flushes at most, 4 s).
+    let backing_off = |log: &str| log.contains("the same drift returns at once");
+    for _ in 0..40 {
+        d.exec(&["iptables", "-F", "DOCKER-FORWARD"]);
+        if backing_off(&d.log()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(backing_off(&d.log()), "{}", d.log());
+}

@@ -76,6 +76,10 @@ enum Command {
         /// says are bridgewall's (a lost store; never beside a dockerd).
         #[arg(long)]
         adopt_chains: bool,
+        /// How often to check the rules against the plan and repair what
+        /// something else changed, in milliseconds (0: never).
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        watch_interval_ms: u64,
     },
     /// Manage networks.
     #[command(subcommand)]
@@ -134,6 +138,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             exec_root,
             netns,
             adopt_chains,
+            watch_interval_ms,
         } => {
             let socket = socket(cli.host.as_deref())?;
             daemon::run(DaemonOptions {
@@ -143,6 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 socket,
                 netns,
                 adopt_chains,
+                watch_interval: Some(std::time::Duration::from_millis(watch_interval_ms)),
             })
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| format!("bridgewall daemon: {e}"))

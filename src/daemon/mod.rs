@@ -16,6 +16,7 @@
 //! - [`views`], [`lookup`]: the records as the API shows and finds them.
 //! - [`core`], [`records`], [`journal`], [`error`]: state, store records,
 //!   the firewall journal, errors.
+//! - [`watch`]: the drift watcher, ticking in [`service`].
 
 pub mod bridge;
 pub mod connections;
@@ -33,6 +34,7 @@ pub mod sandboxes;
 pub mod service;
 pub mod startup;
 pub mod views;
+pub mod watch;
 
 pub use core::{Daemon, DaemonPaths};
 pub use error::DaemonError;

@@ -108,6 +108,30 @@ impl Daemon {
         Ok(inner.in_firewall(|fw| fw.reapply())?)
     }
 
+    /// Checks the kernel's rules of the enabled families against the plan
+    /// and, when they differ, re-applies: the differences found, or `None`.
+    pub(super) async fn repair_drift(&self) -> Result<Option<Vec<String>>, DaemonError> {
+        let mut inner = self.inner.lock().await;
+        let mut differences = Vec::new();
+        for family in Family::ALL {
+            if !inner.firewall.state().config.enabled(family) {
+                continue;
+            }
+            let check = inner.in_firewall(|fw| fw.check(family))?;
+            differences.extend(
+                check
+                    .differences
+                    .into_iter()
+                    .map(|d| format!("{family} {d}")),
+            );
+        }
+        if differences.is_empty() {
+            return Ok(None);
+        }
+        inner.in_firewall(|fw| fw.reapply())?;
+        Ok(Some(differences))
+    }
+
     /// The rules of `families` the running state plans, and the kernel's
     /// differences from them (`bridgewall rules`).
     pub(super) async fn rules_report(

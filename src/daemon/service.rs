@@ -17,6 +17,7 @@ use crate::store::Store;
 
 use super::core::{Daemon, DaemonPaths};
 use super::error::DaemonError;
+use super::watch::DriftWatch;
 
 /// Default data-root: the store lives here.
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/bridgewall";
@@ -38,6 +39,8 @@ pub struct DaemonOptions {
     pub netns: Option<String>,
     /// Take over DOCKER* chains that no record says are bridgewall's.
     pub adopt_chains: bool,
+    /// How often the drift watcher checks the rules; `None`: never.
+    pub watch_interval: Option<std::time::Duration>,
 }
 
 /// The config, refused when it asks for a firewall backend bridgewall does
@@ -109,13 +112,21 @@ async fn serve_until_stopped(
     }));
     tracing::info!(socket = %opts.socket.display(), "API listening");
     let mut reloads: u64 = 0;
+    let mut watch = DriftWatch::new(opts.watch_interval);
+    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     loop {
+        let next_check = watch.as_ref().map_or(far, DriftWatch::next);
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
                 reloads += 1;
                 reload(&opts, &daemon, reloads).await;
+            }
+            _ = tokio::time::sleep_until(next_check), if watch.is_some() => {
+                if let Some(w) = watch.as_mut() {
+                    w.check(&daemon).await;
+                }
             }
         }
     }

@@ -133,6 +133,11 @@ impl TestDaemon {
             cmd.env("PATH", path);
         }
         cmd.args(&self.args);
+        // The drift watcher would repair what tests tamper with on purpose:
+        // off, unless a test asks for it.
+        if !self.args.iter().any(|a| a == "--watch-interval-ms") {
+            cmd.args(["--watch-interval-ms", "0"]);
+        }
         if let Some(point) = &self.crash_point {
             cmd.env("FAILPOINTS", format!("{point}=return"));
         }
