@@ -43,25 +43,21 @@ pub fn diff(
             {
                 out.push(at(format!("~ :{name} policy is not {policy}")));
             }
-            let ours: Vec<&String> = match chain.owner {
-                Owner::Bridgewall => cur_rules.iter().collect(),
-                _ => cur_rules
-                    .iter()
-                    .filter(|s| {
-                        want.contains(s)
-                            || owned.contains(table, name, s)
-                            || base.contains(table, name, s)
-                    })
-                    .collect(),
+            // What the restore script would judge: a chain bridgewall owns
+            // holds exactly the plan; a built-in chain holds bridgewall's
+            // rules in place.
+            let (ours, in_place): (Vec<&String>, bool) = match chain.owner {
+                Owner::Bridgewall => (cur_rules.iter().collect(), *cur_rules == want),
+                _ => {
+                    let split = owned.split_builtin(&base, table, chain, &want, cur_rules);
+                    (split.ours, split.in_place)
+                }
             };
             let missing: Vec<&String> = want.iter().filter(|w| !ours.contains(w)).collect();
             let extra: Vec<&&String> = ours.iter().filter(|s| !want.contains(s)).collect();
             out.extend(missing.iter().map(|r| at(format!("+ -A {name} {r}"))));
             out.extend(extra.iter().map(|r| at(format!("- -A {name} {r}"))));
-            let in_order = ours.iter().zip(&want).all(|(a, b)| *a == b)
-                && (chain.owner == Owner::Bridgewall
-                    || cur_rules.get(..chain.pinned) == want.get(..chain.pinned));
-            if missing.is_empty() && extra.is_empty() && !in_order {
+            if missing.is_empty() && extra.is_empty() && !in_place {
                 out.push(at(format!("~ {name}: bridgewall's rules are out of place")));
             }
         }

@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use crate::firewall::{Family, FirewallConfig, FirewallState};
 
 use super::planner::plan;
-use super::ruleset::{Owner, Ruleset, Table};
+use super::ruleset::{Chain, Owner, Ruleset, Table};
+
+/// A built-in chain's rules as the kernel holds them, split between
+/// bridgewall's and everyone else's.
+pub(super) struct BuiltinChain<'a> {
+    /// bridgewall's rules, in the kernel's order.
+    pub ours: Vec<&'a String>,
+    /// The other rules, in the kernel's order.
+    pub theirs: Vec<&'a String>,
+    /// Whether bridgewall's stand as planned: all there, once each, in the
+    /// planned order, the pinned head at the top.
+    pub in_place: bool,
+}
 
 /// bridgewall's rules in the built-in chains as last applied, by
 /// `table/chain`: the rules it may remove there even once they are no longer
@@ -62,6 +74,33 @@ impl OwnedRules {
             owned.add(&plan(&state, family));
         }
         owned
+    }
+
+    /// Splits `current`, the kernel's rules of the built-in `chain`, into
+    /// bridgewall's (planned in `want`, recorded here, or among `base`) and
+    /// the others', and says whether bridgewall's stand as planned.
+    pub(super) fn split_builtin<'a>(
+        &self,
+        base: &OwnedRules,
+        table: Table,
+        chain: &Chain,
+        want: &[String],
+        current: &'a [String],
+    ) -> BuiltinChain<'a> {
+        let is_ours = |s: &String| {
+            want.contains(s)
+                || self.contains(table, &chain.name, s)
+                || base.contains(table, &chain.name, s)
+        };
+        let (ours, theirs): (Vec<&String>, Vec<&String>) = current.iter().partition(|s| is_ours(s));
+        let in_place = ours.len() == want.len()
+            && ours.iter().zip(want).all(|(a, b)| *a == b)
+            && current.get(..chain.pinned) == want.get(..chain.pinned);
+        BuiltinChain {
+            ours,
+            theirs,
+            in_place,
+        }
     }
 
     pub(super) fn contains(&self, table: Table, chain: &str, spec: &str) -> bool {

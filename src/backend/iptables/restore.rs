@@ -135,18 +135,10 @@ pub fn restore_script(
                     {
                         let _ = writeln!(decls, ":{} {policy} [0:0]", chain.name);
                     }
-                    let is_ours = |s: &str| {
-                        want.iter().any(|w| w == s)
-                            || owned.contains(table, &chain.name, s)
-                            || base.contains(table, &chain.name, s)
-                    };
-                    let ours: Vec<&String> = cur_rules.iter().filter(|s| is_ours(s)).collect();
-                    let in_place = ours.len() == want.len()
-                        && ours.iter().zip(&want).all(|(a, b)| *a == b)
-                        && cur_rules.get(..chain.pinned) == want.get(..chain.pinned);
-                    remaining.extend(cur_rules.iter().filter(|s| !is_ours(s)).map(String::as_str));
-                    if !in_place {
-                        for r in ours {
+                    let split = owned.split_builtin(&base, table, chain, &want, cur_rules);
+                    remaining.extend(split.theirs.iter().map(|s| s.as_str()));
+                    if !split.in_place {
+                        for r in split.ours {
                             let _ = writeln!(deletes, "-D {} {}", chain.name, r);
                         }
                         for (i, r) in chain.head_rules().iter().enumerate() {
