@@ -256,6 +256,10 @@ impl Engine for FakeEngine {
         Ok(Default::default())
     }
 
+    async fn info(&self) -> Result<bridgewall::api::info::SystemInfo, EngineError> {
+        Ok(Default::default())
+    }
+
     async fn create_network(
         &self,
         req: NetworkCreateRequest,

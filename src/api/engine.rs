@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::firewall::Family;
 
 use super::filters::PruneFilter;
+use super::info::SystemInfo;
 use super::rules::RulesResponse;
 use super::sandbox::{
     SandboxCreateRequest, SandboxCreateResponse, SandboxInspect, SandboxSummary,
@@ -96,6 +97,10 @@ pub trait Engine: Send + Sync + 'static {
     /// `GET /rules`: the rules of `families` the running state plans, and
     /// how the kernel's compare with them.
     async fn rules(&self, families: Vec<Family>) -> Result<RulesResponse, EngineError>;
+
+    /// `GET /info`: the daemon's state, firewall and neighbours (firewalld,
+    /// ufw).
+    async fn info(&self) -> Result<SystemInfo, EngineError>;
 
     /// `POST /sandboxes/{id}/wait`: waits for the process to exit.
     async fn wait_sandbox(&self, id_or_name: &str) -> Result<SandboxWaitResponse, EngineError>;

@@ -2,7 +2,7 @@
 //! Engine API 1.51 (Docker 28.5), so that the `docker` CLI can manage
 //! bridgewall's networks, plus bridgewall's own client.
 //!
-//! - [`types`], [`sandbox`], [`rules`]: the JSON bodies, with Docker's
+//! - [`types`], [`sandbox`], [`rules`], [`info`]: the JSON bodies, with Docker's
 //!   field names where Docker has them.
 //! - [`engine`]: the [`engine::Engine`] trait the daemon implements.
 //! - [`error`]: [`error::ApiError`], and domain error kinds → HTTP statuses.
@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod filters;
 pub mod go_time;
+pub mod info;
 pub mod rules;
 pub mod sandbox;
 pub mod server;

@@ -120,6 +120,7 @@ fn docker_routes() -> Router<AppState> {
     Router::new()
         .route("/_ping", get(ping).head(ping_head))
         .route("/version", get(version))
+        .route("/info", get(info))
         .route("/networks", get(list_networks))
         // A network may be named `create` or `prune`: as in Docker, GET and
         // DELETE on these paths inspect and remove it.
@@ -611,6 +612,22 @@ async fn sandbox_logs(
         Body::from(logs),
     )
         .into_response())
+}
+
+/// `GET /info`: the engine's part, with the host's around it.
+async fn info(State(engine): State<AppState>) -> Result<Response, ApiError> {
+    let mut info = engine.info().await?;
+    info.server_version = env!("CARGO_PKG_VERSION").into();
+    info.os_type = "linux".into();
+    info.architecture = std::env::consts::ARCH.into();
+    info.kernel_version = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|release| release.trim().to_string())
+        .unwrap_or_default();
+    info.name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default();
+    info.ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(json_response(StatusCode::OK, &info))
 }
 
 /// `GET /rules?family=ipv4|ipv6`.

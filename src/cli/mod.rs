@@ -5,6 +5,7 @@
 //! where the two overlap.
 
 mod family;
+mod info;
 mod network;
 mod rules;
 mod sandbox;
@@ -88,6 +89,9 @@ enum Command {
     /// the kernel.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// The running daemon's firewall backend, firewalld and ufw, and what
+    /// the user should know about them.
+    Info,
     #[command(flatten)]
     Sandbox(sandbox::SandboxCommand),
 }
@@ -160,6 +164,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Rules(cmd) => {
             let client = Client::new(socket(cli.host.as_deref())?);
             block_on(rules::run(&client, cmd))
+        }
+        Command::Info => {
+            let client = Client::new(socket(cli.host.as_deref())?);
+            block_on(info::run(&client)).map(|()| ExitCode::SUCCESS)
         }
         Command::Sandbox(cmd) => {
             let client = Client::new(socket(cli.host.as_deref())?);

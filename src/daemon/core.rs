@@ -25,6 +25,7 @@ use crate::store::Store;
 
 use super::bridge::BridgeSettings;
 use super::error::{DaemonError, internal};
+use super::firewalld::FirewalldLink;
 use super::records::{NetworkRecord, SandboxRecord};
 
 /// Where the daemon keeps its files, and where it was started.
@@ -45,6 +46,8 @@ pub struct Daemon {
     pub(super) config: DaemonConfig,
     pub(super) paths: DaemonPaths,
     pub(super) started: SystemTime,
+    /// firewalld, when it runs; outside the lock (its calls take their time).
+    pub(super) firewalld: FirewalldLink,
     pub(super) inner: Mutex<Inner>,
     pub(super) me: OnceLock<Weak<Daemon>>,
 }

@@ -6,6 +6,7 @@ use crate::backend::SelectError;
 use crate::error::{DomainError, ErrorKind};
 use crate::firewall::FirewallError;
 use crate::host::HostError;
+use crate::host::firewalld::FirewalldError;
 use crate::model::daemon_config::ConfigError;
 use crate::model::network::NetworkError;
 use crate::model::state::StateError;
@@ -63,6 +64,9 @@ pub enum DaemonError {
     /// The firewall interface failed.
     #[error(transparent)]
     Firewall(#[from] FirewallError),
+    /// firewalld refused or did not answer.
+    #[error(transparent)]
+    Firewalld(#[from] FirewalldError),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -131,6 +135,7 @@ impl DomainError for DaemonError {
             DaemonError::Config(_)
             | DaemonError::Backend(_)
             | DaemonError::Host(_)
+            | DaemonError::Firewalld(_)
             | DaemonError::Store(_)
             | DaemonError::Io { .. }
             | DaemonError::Internal(_) => ErrorKind::Internal,

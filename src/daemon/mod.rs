@@ -16,12 +16,17 @@
 //! - [`views`], [`lookup`]: the records as the API shows and finds them.
 //! - [`core`], [`records`], [`journal`], [`error`]: state, store records,
 //!   the firewall journal, errors.
-//! - [`watch`]: the drift watcher, ticking in [`service`].
+//! - [`watch`]: the drift watcher, woken by nf_tables notifications and a
+//!   timer in [`service`].
+//! - [`firewalld`]: the `docker` zone and firewalld's reloads and restarts.
+//! - [`info`]: what `info` reports (backend, firewalld, ufw).
 
 pub mod bridge;
 pub mod connections;
 pub mod core;
 pub mod error;
+pub mod firewalld;
+pub mod info;
 pub mod journal;
 pub mod lookup;
 pub mod networks;

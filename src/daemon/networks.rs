@@ -187,6 +187,7 @@ impl Daemon {
             tracing::warn!(network = name, "removing the network's rules: {e}");
         }
         crash_point!("network-remove:firewall");
+        self.firewalld.leave_zone(&net.bridge).await;
         if let Err(e) = bridge::tear_down(&inner.links, &net.bridge).await {
             tracing::warn!(network = name, "{e}");
         }
@@ -238,6 +239,7 @@ impl Daemon {
                 .await
                 .map_err(internal)?;
             crash_point!("network-create:bridge");
+            self.firewalld.join_zone(&net.bridge).await?;
             inner
                 .in_firewall(|fw| fw.add_network(net.firewall_config()))
                 .map_err(internal)?;
@@ -247,6 +249,7 @@ impl Daemon {
         .await;
         if let Err(e) = setup {
             // Undo: the firewall has rolled a failed addition back.
+            self.firewalld.leave_zone(&net.bridge).await;
             if let Err(e) = bridge::tear_down(&inner.links, &net.bridge).await {
                 tracing::warn!("{e}");
             }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::api::engine::{Engine, EngineError};
 use crate::api::filters::PruneFilter;
+use crate::api::info::SystemInfo;
 use crate::api::rules::RulesResponse;
 use crate::api::sandbox::{
     SandboxCreateRequest, SandboxCreateResponse, SandboxInspect, SandboxSummary,
@@ -65,6 +66,10 @@ async fn detached<T: Send + 'static>(
 impl Engine for Daemon {
     async fn rules(&self, families: Vec<Family>) -> Result<RulesResponse, EngineError> {
         Ok(self.rules_report(&families).await?)
+    }
+
+    async fn info(&self) -> Result<SystemInfo, EngineError> {
+        Ok(self.system_info().await)
     }
 
     async fn create_network(

@@ -1,10 +1,12 @@
 //! Running the daemon as a service: the namespace it lives in, the API
-//! socket, and the one place where outside events arrive (signals now;
-//! firewalld and drift notifications are to come here too).
+//! socket, and the one place where outside events arrive: signals,
+//! firewalld's reloads and restarts, nf_tables notifications and the drift
+//! watcher's timer.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::api::engine::Engine;
@@ -113,6 +115,12 @@ async fn serve_until_stopped(
     tracing::info!(socket = %opts.socket.display(), "API listening");
     let mut reloads: u64 = 0;
     let mut watch = DriftWatch::new(opts.watch_interval);
+    let mut nft_events = match watch.as_mut() {
+        Some(w) => w.subscribe(daemon.rules_announced().await),
+        None => None,
+    };
+    let mut firewalld_events = daemon.firewalld.events().await.map(Box::pin);
+    let mut firewalld_seen: u64 = 0;
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     loop {
         let next_check = watch.as_ref().map_or(far, DriftWatch::next);
@@ -122,6 +130,30 @@ async fn serve_until_stopped(
             _ = hup.recv() => {
                 reloads += 1;
                 reload(&opts, &daemon, reloads).await;
+            }
+            heard = async { nft_events.as_mut().expect("guarded").changed().await }, if nft_events.is_some() => {
+                if let Some(w) = watch.as_mut() {
+                    match heard {
+                        Ok(()) => w.heard(),
+                        Err(e) => {
+                            tracing::warn!("nf_tables notifications failed, checking on a timer: {e}");
+                            w.listen(false);
+                            nft_events = None;
+                        }
+                    }
+                }
+            }
+            event = async { firewalld_events.as_mut().expect("guarded").next().await }, if firewalld_events.is_some() => {
+                match event {
+                    Some(event) => {
+                        firewalld_seen += 1;
+                        daemon.firewalld_event(event, firewalld_seen).await;
+                    }
+                    None => {
+                        tracing::warn!("the D-Bus connection closed: firewalld's reloads are no longer followed");
+                        firewalld_events = None;
+                    }
+                }
             }
             _ = tokio::time::sleep_until(next_check), if watch.is_some() => {
                 if let Some(w) = watch.as_mut() {

@@ -22,6 +22,7 @@ use crate::store::{Collection, Store};
 use super::bridge;
 use super::core::{Daemon, DaemonPaths, Inner, log_file};
 use super::error::DaemonError;
+use super::firewalld::FirewalldLink;
 use super::journal::StoreJournal;
 use super::plumbing::remove_leftovers;
 use super::process::{alive, kill_process};
@@ -189,10 +190,12 @@ impl Daemon {
             }
         }
 
+        let firewalld = FirewalldLink::connect(config.iptables || config.ip6tables).await;
         let daemon = Arc::new(Daemon {
             config,
             paths,
             started: SystemTime::now(),
+            firewalld,
             inner: Mutex::new(Inner {
                 state,
                 records: active,
@@ -246,6 +249,12 @@ impl Daemon {
                 }
             }
         }
+        // A failure here is logged, not fatal: the next firewalld reload or
+        // restart tries again.
+        if let Err(e) = daemon.join_firewalld().await {
+            tracing::error!("setting up firewalld's docker zone: {e}");
+        }
+        daemon.log_ufw().await;
         Ok(daemon)
     }
 }

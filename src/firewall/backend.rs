@@ -97,4 +97,23 @@ pub trait FirewallBackend: Send + Sync {
     /// other than the user's hook (`DOCKER-USER`): with no ownership record
     /// to say they are bridgewall's, they are most likely a dockerd's.
     fn existing_chains(&self) -> Vec<String>;
+
+    /// Whether the kernel holds `chain` in `table` for `family` (another
+    /// program's, such as ufw's `ufw-user-input`).
+    fn has_chain(&self, family: Family, table: &str, chain: &str) -> bool {
+        let _ = (family, table, chain);
+        false
+    }
+
+    /// A short description of what the backend programs (`info`): e.g.
+    /// `iptables (nf_tables)`.
+    fn describe(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// Whether the kernel announces changes to this backend's rules through
+    /// nf_tables notifications (so drift can be heard, not polled for).
+    fn announces_changes(&self) -> bool {
+        false
+    }
 }

@@ -93,6 +93,23 @@ impl Firewall {
         self.backend.name()
     }
 
+    /// Whether the kernel holds another program's `chain` (see
+    /// [`FirewallBackend::has_chain`]).
+    pub fn has_chain(&self, family: Family, table: &str, chain: &str) -> bool {
+        self.backend.has_chain(family, table, chain)
+    }
+
+    /// What the backend programs, for `info` (e.g. `iptables (nf_tables)`).
+    pub fn backend_description(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// Whether the kernel announces changes to the backend's rules (see
+    /// [`FirewallBackend::announces_changes`]).
+    pub fn announces_changes(&self) -> bool {
+        self.backend.announces_changes()
+    }
+
     /// The desired state as it stands.
     pub fn state(&self) -> &FirewallState {
         &self.state

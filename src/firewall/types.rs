@@ -150,6 +150,10 @@ pub struct FirewallConfig {
     pub hairpin: bool,
     /// `"allow-direct-routing"`: no raw-table rules against direct access.
     pub allow_direct_routing: bool,
+    /// `"bridgewall-ufw-routes"` (bridgewall's own): new connections to
+    /// published ports obey ufw's `route` rules.
+    #[serde(default)]
+    pub ufw_routes: bool,
 }
 
 impl Default for FirewallConfig {
@@ -159,6 +163,7 @@ impl Default for FirewallConfig {
             ipv6: true,
             hairpin: false,
             allow_direct_routing: false,
+            ufw_routes: false,
         }
     }
 }

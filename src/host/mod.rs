@@ -4,8 +4,11 @@
 //! - [`netns`]: network namespaces as files (`ip netns add/del` and
 //!   entering one, for the process or for one closure).
 //! - [`conntrack`]: deleting the conntrack entries of removed endpoints.
+//! - [`firewalld`]: firewalld over D-Bus (the `docker` zone and policy, and
+//!   its reload and restart events).
 //! - [`links`]: links, addresses and routes over rtnetlink, bound to one
 //!   namespace, and the configuration of a sandbox's interface.
+//! - [`nf_events`]: the kernel's nf_tables change notifications.
 //! - [`sysctl`]: `/proc/sys` for the calling thread's namespace, with the
 //!   settings Docker's bridge driver makes (forwarding, `route_localnet`,
 //!   `bridge-nf-call-ip*tables`, per-interface IPv6).
@@ -13,8 +16,10 @@
 //! Every failure is a [`HostError`] naming the operation and its object.
 
 pub mod conntrack;
+pub mod firewalld;
 pub mod links;
 pub mod netns;
+pub mod nf_events;
 pub mod sysctl;
 #[cfg(test)]
 pub(crate) mod test_support;

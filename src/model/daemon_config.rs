@@ -162,6 +162,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "ip",
     "userland-proxy",
     "allow-direct-routing",
+    "bridgewall-ufw-routes",
     "bridge",
     "bip",
     "fixed-cidr",
@@ -225,6 +226,10 @@ pub struct DaemonConfig {
     pub userland_proxy: bool,
     /// `allow-direct-routing`: no rules against direct routing to containers (default false).
     pub allow_direct_routing: bool,
+    /// `bridgewall-ufw-routes` (bridgewall's own key): new inbound
+    /// connections to published ports obey ufw's `route` rules (default
+    /// false: they bypass ufw, as with Docker).
+    pub ufw_routes: bool,
     /// `bridge`: a user-managed bridge for the default network, or `none`.
     pub bridge: Option<String>,
     /// `bip`: the default bridge's IPv4 address with its prefix length.
@@ -289,6 +294,7 @@ impl Default for DaemonConfig {
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             userland_proxy: true,
             allow_direct_routing: false,
+            ufw_routes: false,
             bridge: None,
             bip: None,
             fixed_cidr: None,
@@ -367,6 +373,7 @@ impl DaemonConfig {
             ipv6: self.ip6tables,
             hairpin: !self.userland_proxy,
             allow_direct_routing: self.allow_direct_routing,
+            ufw_routes: self.ufw_routes,
         }
     }
 
@@ -420,6 +427,7 @@ impl DaemonConfig {
             "icc" => flag(&mut self.icc)?,
             "userland-proxy" => flag(&mut self.userland_proxy)?,
             "allow-direct-routing" => flag(&mut self.allow_direct_routing)?,
+            "bridgewall-ufw-routes" => flag(&mut self.ufw_routes)?,
             "ipv6" => flag(&mut self.ipv6)?,
             "ip" => {
                 if let Some(text) = string_value(key, value, "net.IP")? {
@@ -783,7 +791,8 @@ mod tests {
                 ipv4: true,
                 ipv6: true,
                 hairpin: false,
-                allow_direct_routing: false
+                allow_direct_routing: false,
+                ufw_routes: false,
             }
         );
     }
@@ -816,6 +825,7 @@ mod tests {
                 "iptables": true, "ip6tables": false, "ip-forward": false,
                 "ip-forward-no-drop": true, "ip-masq": false, "icc": false,
                 "ip": "127.0.0.1", "userland-proxy": false, "allow-direct-routing": true,
+                "bridgewall-ufw-routes": true,
                 "bip": "10.10.0.1/16", "fixed-cidr": "10.10.5.7/24",
                 "fixed-cidr-v6": "2001:db8:1::5/64", "ipv6": false,
                 "default-address-pools": [{"base": "10.20.0.0/16", "size": 24}, {"base": "fd00::/48", "size": 64}],
@@ -835,6 +845,7 @@ mod tests {
                 ip: "127.0.0.1".parse().unwrap(),
                 userland_proxy: false,
                 allow_direct_routing: true,
+                ufw_routes: true,
                 bridge: None,
                 bip: Some("10.10.0.1/16".parse().unwrap()),
                 fixed_cidr: Some("10.10.5.0/24".parse().unwrap()),
@@ -861,7 +872,8 @@ mod tests {
                 ipv4: true,
                 ipv6: false,
                 hairpin: true,
-                allow_direct_routing: true
+                allow_direct_routing: true,
+                ufw_routes: true,
             }
         );
     }

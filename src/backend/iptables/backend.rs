@@ -9,6 +9,7 @@
 //! flushes or edits it.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::firewall::{
     ApplyOutcome, BackendError, Family, FirewallBackend, FirewallState, RenderedRules, RulesCheck,
@@ -18,10 +19,10 @@ use crate::host::netns::{CommandError, CommandRunner};
 
 use super::diff::diff;
 use super::owned::OwnedRules;
-use super::planner::{OWNED_CHAINS, plan};
-use super::restore::{check_script, is_clean_line, restore_script};
+use super::planner::{DOCKER_USER, all_owned_chains, plan};
+use super::restore::{check_script, is_clean_line, restore_script, user_rules_section};
 use super::ruleset::Ruleset;
-use super::save::parse_save;
+use super::save::{SavedTable, parse_save};
 
 /// Which iptables binaries to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +62,10 @@ pub struct IptablesBackend {
     /// Per family, the ruleset last applied successfully: what the kernel
     /// should still hold, to tell drift from change.
     last: HashMap<Family, Ruleset>,
+    /// Per family, the user's `DOCKER-USER` rules as last read: put back
+    /// when the chain itself was deleted (a firewalld reload with its
+    /// iptables backend, `nft flush ruleset`), never otherwise.
+    user_rules: Mutex<HashMap<Family, Vec<String>>>,
 }
 
 impl IptablesBackend {
@@ -72,6 +77,7 @@ impl IptablesBackend {
             families: Family::ALL.to_vec(),
             owned: HashMap::new(),
             last: HashMap::new(),
+            user_rules: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,10 +93,42 @@ impl IptablesBackend {
         self.variant
     }
 
+    /// Whether the binaries it runs are iptables-nft (which program the
+    /// kernel through nf_tables): asked of `iptables -V` for the system's
+    /// variant.
+    fn is_nft(&self) -> Option<bool> {
+        match self.variant {
+            Variant::Nft => Some(true),
+            Variant::Legacy => Some(false),
+            Variant::System => {
+                let family = *self.families.first()?;
+                let out = self.runner.run(family.iptables(), &["-V"], None).ok()?;
+                Some(out.contains("nf_tables"))
+            }
+        }
+    }
+
     /// Reads the namespace's current rules of `family`.
     pub fn save(&self, family: Family) -> Result<String, CommandError> {
         let (save, _) = self.variant.programs(family);
         self.runner.run(&save, &[], None)
+    }
+
+    /// Remembers the user's `DOCKER-USER` rules of `current`; when the chain
+    /// is gone, the rules last seen in it.
+    fn user_rules_to_restore(
+        &self,
+        family: Family,
+        current: &HashMap<String, SavedTable>,
+    ) -> Option<Vec<String>> {
+        let mut seen = self.user_rules.lock().expect("not poisoned");
+        match current.get("filter").and_then(|t| t.rules.get(DOCKER_USER)) {
+            Some(rules) => {
+                seen.insert(family, rules.clone());
+                None
+            }
+            None => seen.get(&family).filter(|r| !r.is_empty()).cloned(),
+        }
     }
 
     /// Brings the rules of `desired.family` to `desired`; returns whether it
@@ -98,6 +136,7 @@ impl IptablesBackend {
     fn apply_family(&mut self, desired: Ruleset) -> Result<ApplyOutcome, BackendError> {
         let family = desired.family;
         let current = parse_save(&self.save(family).map_err(failure)?);
+        let lost_user_rules = self.user_rules_to_restore(family, &current);
         let owned = self.owned.entry(family).or_default();
         let script = restore_script(&current, &desired, owned);
         // Drift is measured against what this run applied; before its
@@ -110,11 +149,29 @@ impl IptablesBackend {
         if let Some(input) = &script {
             check_script(input).map_err(failure)?;
             let (_, restore) = self.variant.programs(family);
-            tracing::debug!(%family, "applying:\n{input}");
-            if let Err(e) = self
-                .runner
-                .run(&restore, &["--noflush", "--wait"], Some(input))
-            {
+            let run = |input: &str| {
+                tracing::debug!(%family, "applying:\n{input}");
+                self.runner
+                    .run(&restore, &["--noflush", "--wait"], Some(input))
+            };
+            // The chain re-created in the same transaction gets its rules
+            // back; if they no longer load (a chain they jump to is gone
+            // too), bridgewall's own rules go in without them.
+            let recreated = input.contains(&format!("-N {DOCKER_USER}\n"));
+            let mut result = None;
+            if let Some(rules) = lost_user_rules.filter(|_| recreated) {
+                let section = user_rules_section(&rules).map_err(failure)?;
+                match run(&format!("{input}{section}")) {
+                    Ok(_) => {
+                        tracing::warn!(%family, rules = rules.len(), "{DOCKER_USER} was deleted by something else: re-created with the rules it had");
+                        result = Some(Ok(String::new()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(%family, "{DOCKER_USER} was deleted and its rules cannot be put back ({e}): re-created empty")
+                    }
+                }
+            }
+            if let Err(e) = result.unwrap_or_else(|| run(input)) {
                 // Some tables may have been committed (iptables-legacy commits
                 // table by table): the planned rules may be in place too.
                 owned.add(&desired);
@@ -195,9 +252,11 @@ impl FirewallBackend for IptablesBackend {
             Err(e) => return Err(failure(e)),
         };
         let owned = self.owned.get(&family).cloned().unwrap_or_default();
+        let current = parse_save(&text);
+        self.user_rules_to_restore(family, &current);
         Ok(RulesCheck {
             title,
-            differences: diff(&parse_save(&text), &plan(state, family), &owned),
+            differences: diff(&current, &plan(state, family), &owned),
         })
     }
 
@@ -210,9 +269,7 @@ impl FirewallBackend for IptablesBackend {
             };
             for (table, chains) in parse_save(&text) {
                 for chain in chains.rules.keys() {
-                    let ours = OWNED_CHAINS
-                        .iter()
-                        .any(|(t, c)| t.name() == table && c == chain);
+                    let ours = all_owned_chains().any(|(t, c)| t.name() == table && c == chain);
                     if ours {
                         found.push(format!("{family} {table} {chain}"));
                     }
@@ -221,6 +278,27 @@ impl FirewallBackend for IptablesBackend {
         }
         found.sort();
         found
+    }
+
+    fn has_chain(&self, family: Family, table: &str, chain: &str) -> bool {
+        self.families.contains(&family)
+            && self.save(family).is_ok_and(|text| {
+                parse_save(&text)
+                    .get(table)
+                    .is_some_and(|t| t.rules.contains_key(chain))
+            })
+    }
+
+    fn describe(&self) -> String {
+        match self.is_nft() {
+            Some(true) => "iptables (nf_tables)".to_string(),
+            Some(false) => "iptables (legacy)".to_string(),
+            None => "iptables".to_string(),
+        }
+    }
+
+    fn announces_changes(&self) -> bool {
+        self.is_nft() == Some(true)
     }
 
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
@@ -323,5 +401,118 @@ mod tests {
             next: &on,
         };
         assert!(b2.apply(&txn).is_err());
+    }
+
+    /// A kernel in memory: `*-save` prints `text`, `*-restore` records its
+    /// input and fails while `fail_with_user_rules` and the input has them.
+    #[derive(Clone, Default)]
+    struct FakeKernel {
+        text: std::sync::Arc<std::sync::Mutex<String>>,
+        restored: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        fail_with_user_rules: bool,
+    }
+
+    impl CommandRunner for FakeKernel {
+        fn run(
+            &self,
+            program: &str,
+            _: &[&str],
+            stdin: Option<&str>,
+        ) -> Result<String, CommandError> {
+            if program.ends_with("-save") {
+                return Ok(if program.starts_with("ip6") {
+                    String::new()
+                } else {
+                    self.text.lock().unwrap().clone()
+                });
+            }
+            let input = stdin.unwrap_or_default().to_string();
+            let refuse = self.fail_with_user_rules && input.contains("-A DOCKER-USER");
+            self.restored.lock().unwrap().push(input);
+            if refuse {
+                return Err(CommandError::Spawn {
+                    command: program.to_string(),
+                    source: std::io::Error::other("chain MISSING does not exist"),
+                });
+            }
+            Ok(String::new())
+        }
+    }
+
+    fn daemon_state() -> FirewallState {
+        let mut state = FirewallState {
+            daemon_level: true,
+            ..FirewallState::default()
+        };
+        state.config.ipv6 = false;
+        state
+    }
+
+    fn apply(b: &mut IptablesBackend, state: &FirewallState) {
+        let reapply = crate::firewall::Change::Reapply;
+        b.apply(&Transaction {
+            change: &reapply,
+            previous: state,
+            next: state,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_deleted_docker_user_gets_back_the_rules_it_had_and_an_emptied_one_stays_empty() {
+        let kernel = FakeKernel::default();
+        let mut b =
+            IptablesBackend::new(Box::new(kernel.clone()), Variant::System).only(Family::V4);
+        let state = daemon_state();
+        let planned = plan(&state, Family::V4).to_save_text();
+        let user = "-A DOCKER-USER -s 192.0.2.0/24 -m comment --comment \"lan only\" -j DROP\n";
+        *kernel.text.lock().unwrap() = planned.replace(
+            "-A FORWARD -j DOCKER-USER\n",
+            &format!("-A FORWARD -j DOCKER-USER\n{user}"),
+        );
+        apply(&mut b, &state);
+        assert!(kernel.restored.lock().unwrap().is_empty(), "in place");
+        // The chain deleted (a firewalld reload): re-created with its rule.
+        *kernel.text.lock().unwrap() = String::new();
+        apply(&mut b, &state);
+        let input = kernel.restored.lock().unwrap().pop().unwrap();
+        assert!(input.contains("-N DOCKER-USER\n"), "{input}");
+        assert!(
+            input.ends_with(&format!("*filter\n{user}COMMIT\n")),
+            "{input}"
+        );
+        // Emptied by the user (or `iptables -F`): nothing of theirs is put back.
+        *kernel.text.lock().unwrap() = planned.clone();
+        apply(&mut b, &state);
+        *kernel.text.lock().unwrap() = String::new();
+        apply(&mut b, &state);
+        let input = kernel.restored.lock().unwrap().pop().unwrap();
+        assert!(
+            input.contains("-N DOCKER-USER\n") && !input.contains("-A DOCKER-USER"),
+            "{input}"
+        );
+    }
+
+    #[test]
+    fn user_rules_that_no_longer_load_do_not_stop_the_repair() {
+        let kernel = FakeKernel {
+            fail_with_user_rules: true,
+            ..FakeKernel::default()
+        };
+        let mut b =
+            IptablesBackend::new(Box::new(kernel.clone()), Variant::System).only(Family::V4);
+        let state = daemon_state();
+        let planned = plan(&state, Family::V4).to_save_text();
+        *kernel.text.lock().unwrap() = planned.replace(
+            "-A FORWARD -j DOCKER-USER\n",
+            "-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -j MISSING\n",
+        );
+        apply(&mut b, &state);
+        *kernel.text.lock().unwrap() = String::new();
+        apply(&mut b, &state);
+        let tries = kernel.restored.lock().unwrap().clone();
+        assert_eq!(tries.len(), 2, "with the user's rules, then without");
+        assert!(tries[0].contains("-A DOCKER-USER -j MISSING"));
+        assert!(!tries[1].contains("-A DOCKER-USER") && tries[1].contains("-N DOCKER-USER"));
     }
 }

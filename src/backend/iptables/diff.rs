@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::owned::OwnedRules;
-use super::planner::OWNED_CHAINS;
+use super::planner::all_owned_chains;
 use super::ruleset::{Owner, Ruleset};
 use super::save::SavedTable;
 
@@ -61,7 +61,7 @@ pub fn diff(
                 out.push(at(format!("~ {name}: bridgewall's rules are out of place")));
             }
         }
-        for (_, name) in OWNED_CHAINS.iter().filter(|(t, _)| *t == table) {
+        for (_, name) in all_owned_chains().filter(|(t, _)| *t == table) {
             if tr.chain(name).is_none() && cur.rules.contains_key(*name) {
                 out.push(at(format!("- -N {name} (not planned)")));
             }

@@ -30,6 +30,35 @@ pub const ISOLATION_1: &str = "DOCKER-ISOLATION-STAGE-1";
 /// Second stage of isolation between networks.
 pub const ISOLATION_2: &str = "DOCKER-ISOLATION-STAGE-2";
 
+/// With `bridgewall-ufw-routes`: the forward path's check of new inbound
+/// connections to published ports, between DOCKER-USER and DOCKER-FORWARD.
+pub const UFW_ROUTES: &str = "BRIDGEWALL-UFW";
+/// With `bridgewall-ufw-routes`: ufw's route rules, then log and drop.
+pub const UFW_PUBLISHED: &str = "BRIDGEWALL-UFW-PUBLISHED";
+/// The prefix of the log line for a connection ufw's route rules refuse.
+pub const UFW_LOG_PREFIX: &str = "[bridgewall-ufw-block]";
+
+/// The chain holding ufw's `route` rules for `family` (ufw's own).
+pub fn ufw_forward_chain(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "ufw-user-forward",
+        Family::V6 => "ufw6-user-forward",
+    }
+}
+
+/// The chains bridgewall owns with `bridgewall-ufw-routes` only.
+pub const UFW_CHAINS: &[(Table, &str)] =
+    &[(Table::Filter, UFW_ROUTES), (Table::Filter, UFW_PUBLISHED)];
+
+/// Chains whose content is someone else's: created when missing, never
+/// flushed or edited.
+pub const USER_CHAINS: &[&str] = &[DOCKER_USER, "ufw-user-forward", "ufw6-user-forward"];
+
+/// Every chain bridgewall may own: [`OWNED_CHAINS`] and [`UFW_CHAINS`].
+pub fn all_owned_chains() -> impl Iterator<Item = &'static (Table, &'static str)> {
+    OWNED_CHAINS.iter().chain(UFW_CHAINS)
+}
+
 /// Every chain bridgewall owns outright, per table (DOCKER-USER excluded: its
 /// content is the user's).
 pub const OWNED_CHAINS: &[(Table, &str)] = &[
@@ -96,10 +125,54 @@ fn setup_chains(rs: &mut Ruleset, state: &FirewallState, family: Family) {
     for chain in [DOCKER_BRIDGE, ISOLATION_1, DOCKER_CT] {
         rs.ensure_first(Table::Filter, DOCKER_FORWARD, Rule::jump(chain));
     }
+    if state.daemon_level && state.config.ufw_routes {
+        ufw_chains(rs, family);
+    }
     if state.daemon_level {
         rs.ensure_chain(Table::Filter, DOCKER_USER, Owner::User);
         rs.ensure_first(Table::Filter, "FORWARD", Rule::jump(DOCKER_USER));
     }
+}
+
+/// bridgewall's own (not Docker's): with `bridgewall-ufw-routes`, a new
+/// connection DNAT-ed to a published port is admitted by ufw's `route`
+/// rules (matched after DNAT: the container's address and port) or logged,
+/// rate-limited, and dropped. Established traffic, and traffic from a
+/// bridge (between containers), is left to Docker's rules.
+fn ufw_chains(rs: &mut Ruleset, family: Family) {
+    for (table, chain) in UFW_CHAINS {
+        rs.ensure_chain(*table, chain, Owner::Bridgewall);
+    }
+    let ufw = ufw_forward_chain(family);
+    rs.ensure_chain(Table::Filter, ufw, Owner::User);
+    rs.append(
+        Table::Filter,
+        UFW_ROUTES,
+        Rule::jump("RETURN").related_established(),
+    );
+    rs.append(Table::Filter, UFW_PUBLISHED, Rule::jump(ufw));
+    rs.append(
+        Table::Filter,
+        UFW_PUBLISHED,
+        Rule::jump(format!("LOG --log-prefix \"{UFW_LOG_PREFIX}\""))
+            .with_match("-m limit --limit 3/min --limit-burst 10"),
+    );
+    rs.append(Table::Filter, UFW_PUBLISHED, Rule::jump("DROP"));
+    rs.ensure_first(Table::Filter, "FORWARD", Rule::jump(UFW_ROUTES));
+}
+
+/// Per bridge, with `bridgewall-ufw-routes`: connections DNAT-ed into it
+/// are checked; connections from it are not.
+fn ufw_network_rules(rs: &mut Ruleset, br: &IfName) {
+    rs.append(
+        Table::Filter,
+        UFW_ROUTES,
+        Rule::jump(UFW_PUBLISHED)
+            .out_if(br)
+            .with_match("-m conntrack --ctstate DNAT"),
+    );
+    // Inserted: above the chain's tail (ufw's rules, log, drop).
+    rs.insert(Table::Filter, UFW_PUBLISHED, Rule::jump("RETURN").in_if(br));
 }
 
 /// Rules made when a network is created (Docker's `setupIPTables` and `setINC`).
@@ -114,6 +187,9 @@ fn network_rules(
     if net.internal {
         internal_network_rules(rs, family, net, fam);
         return;
+    }
+    if state.daemon_level && state.config.ufw_routes {
+        ufw_network_rules(rs, br);
     }
     let hairpin = state.config.hairpin;
     let nat = !fam.gateway_mode.routed();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::owned::OwnedRules;
-use super::planner::{DOCKER_USER, OWNED_CHAINS};
+use super::planner::{DOCKER_USER, USER_CHAINS, all_owned_chains};
 use super::ruleset::{Owner, Ruleset, Table};
 use super::save::SavedTable;
 
@@ -18,7 +18,7 @@ fn jump_target(spec: &str) -> Option<&str> {
 }
 
 fn is_bridgewall_chain(name: &str) -> bool {
-    name == DOCKER_USER || OWNED_CHAINS.iter().any(|(_, c)| *c == name)
+    name == DOCKER_USER || all_owned_chains().any(|(_, c)| *c == name)
 }
 
 /// A line of a restore script that `iptables-restore` could read as more
@@ -38,7 +38,7 @@ pub struct UnsafeLine {
 /// bridgewall plans), so that no value can end a rule, start another or open
 /// a quoted string.
 pub fn check_script(script: &str) -> Result<(), UnsafeLine> {
-    let owned = |chain: &str| OWNED_CHAINS.iter().any(|(_, c)| *c == chain);
+    let owned = |chain: &str| all_owned_chains().any(|(_, c)| *c == chain);
     let declarable = |chain: &str| owned(chain) || Table::ALL.iter().any(|t| t.is_builtin(chain));
     // Each command with the chains it may name: `-N` only creates the
     // user's chain, `-F`/`-X` only touch chains bridgewall owns.
@@ -46,7 +46,7 @@ pub fn check_script(script: &str) -> Result<(), UnsafeLine> {
         let mut words = line.split(' ');
         match (words.next(), words.next()) {
             (Some("-A" | "-I" | "-D"), Some(_)) => true,
-            (Some("-N"), Some(chain)) => chain == DOCKER_USER,
+            (Some("-N"), Some(chain)) => USER_CHAINS.contains(&chain),
             (Some("-F" | "-X"), Some(chain)) => owned(chain),
             (Some(decl), Some(_)) if decl.starts_with(':') => declarable(&decl[1..]),
             (Some("COMMIT" | "*raw" | "*filter" | "*nat"), None) => true,
@@ -72,12 +72,46 @@ pub fn check_script(script: &str) -> Result<(), UnsafeLine> {
     Ok(())
 }
 
+/// The `iptables-restore` section that puts the user's `DOCKER-USER`
+/// rules back, as `iptables-save` printed them before the chain was
+/// deleted: appended to a script that re-creates the chain. Each rule is
+/// the kernel's text, not a client's, and must be one line.
+pub fn user_rules_section(rules: &[String]) -> Result<String, UnsafeLine> {
+    let mut section = String::from("*filter\n");
+    for rule in rules {
+        if rule.is_empty() || rule.chars().any(|c| c.is_control()) {
+            return Err(UnsafeLine { line: rule.clone() });
+        }
+        let _ = writeln!(section, "-A {DOCKER_USER} {rule}");
+    }
+    section.push_str("COMMIT\n");
+    Ok(section)
+}
+
 /// Whether `line` is printable ASCII words separated by single spaces, with
-/// no quote, backslash or backtick.
+/// no quote, backslash or backtick; the one exception is a log prefix,
+/// which `iptables-save` always quotes: `--log-prefix "WORD"`, the word
+/// made of letters, digits and `[]:_-` only.
 pub fn is_clean_line(line: &str) -> bool {
     let unsafe_char = |c: char| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '\\' | '`');
-    line.split(' ')
-        .all(|word| !word.is_empty() && !word.chars().any(unsafe_char))
+    let quoted_prefix = |word: &str| {
+        word.strip_prefix('"')
+            .and_then(|w| w.strip_suffix('"'))
+            .is_some_and(|w| {
+                !w.is_empty()
+                    && w.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '[' | ']' | ':' | '_' | '-')
+                    })
+            })
+    };
+    let mut previous = "";
+    line.split(' ').all(|word| {
+        let clean = !word.is_empty()
+            && (!word.chars().any(unsafe_char)
+                || (previous == "--log-prefix" && quoted_prefix(word)));
+        previous = word;
+        clean
+    })
 }
 
 /// Works out the `iptables-restore --noflush` input that takes the current
@@ -154,8 +188,7 @@ pub fn restore_script(
         // Chains bridgewall owns that the plan no longer has (a family was
         // switched off): emptied, and deleted unless something else still
         // jumps to them.
-        let stale: Vec<&str> = OWNED_CHAINS
-            .iter()
+        let stale: Vec<&str> = all_owned_chains()
             .filter(|(t, name)| {
                 *t == table && tr.chain(name).is_none() && cur.rules.contains_key(*name)
             })
@@ -273,6 +306,129 @@ mod tests {
         assert!(script.contains("-I FORWARD 1 -j DOCKER-USER\n-I FORWARD 2 -j DOCKER-FORWARD\n"));
         assert!(!script.contains("eth8"));
         assert!(!script.contains("DOCKER-USER - "));
+    }
+
+    fn ufw_state(bridges: &[&str]) -> FirewallState {
+        use crate::firewall::{FamilyConfig, GatewayMode, IfName, NetworkConfig};
+        FirewallState {
+            daemon_level: true,
+            config: FirewallConfig {
+                ufw_routes: true,
+                ..FirewallConfig::default()
+            },
+            networks: bridges
+                .iter()
+                .enumerate()
+                .map(|(i, b)| NetworkConfig {
+                    if_name: IfName::new(b).unwrap(),
+                    internal: false,
+                    icc: true,
+                    masquerade: true,
+                    trusted_host_interfaces: vec![],
+                    v4: Some(FamilyConfig {
+                        prefix: format!("172.{}.0.0/16", 17 + i).parse().unwrap(),
+                        host_ip: None,
+                        gateway_mode: GatewayMode::Nat,
+                    }),
+                    v6: None,
+                })
+                .collect(),
+            ..FirewallState::default()
+        }
+    }
+
+    #[test]
+    fn ufw_routes_check_dnat_ed_connections_between_docker_user_and_docker_forward() {
+        let p = plan(&ufw_state(&["docker0", "br-1"]), Family::V4);
+        let text = p.to_save_text();
+        assert!(
+            text.contains("-A FORWARD -j DOCKER-USER\n-A FORWARD -j BRIDGEWALL-UFW\n-A FORWARD -j DOCKER-FORWARD\n"),
+            "{text}"
+        );
+        assert!(text.contains(":ufw-user-forward - [0:0]\n"), "{text}");
+        let chain = |name: &str| -> Vec<String> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(&format!("-A {name} ")))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            chain("BRIDGEWALL-UFW"),
+            [
+                "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+                "-o docker0 -m conntrack --ctstate DNAT -j BRIDGEWALL-UFW-PUBLISHED",
+                "-o br-1 -m conntrack --ctstate DNAT -j BRIDGEWALL-UFW-PUBLISHED",
+            ]
+        );
+        // Every bridge's own traffic returns before ufw's rules, log, drop.
+        assert_eq!(
+            chain("BRIDGEWALL-UFW-PUBLISHED"),
+            [
+                "-i br-1 -j RETURN",
+                "-i docker0 -j RETURN",
+                "-j ufw-user-forward",
+                "-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[bridgewall-ufw-block]\"",
+                "-j DROP",
+            ]
+        );
+        let v6 = plan(&ufw_state(&["docker0"]), Family::V6).to_save_text();
+        assert!(
+            v6.contains("-A BRIDGEWALL-UFW-PUBLISHED -j ufw6-user-forward\n"),
+            "{v6}"
+        );
+        // A fresh namespace: the script creates ufw's chain, never flushes
+        // it, and passes the defence-in-depth check.
+        let script = restore_script(&HashMap::new(), &p, &none()).unwrap();
+        assert!(script.contains("-N ufw-user-forward\n"), "{script}");
+        assert!(!script.contains(":ufw-user-forward"), "{script}");
+        assert_eq!(check_script(&script), Ok(()));
+        // Switched off: bridgewall's ufw chains go, ufw's stays.
+        let off = plan(
+            &FirewallState {
+                daemon_level: true,
+                ..FirewallState::default()
+            },
+            Family::V4,
+        );
+        let script = restore_script(&saved(&text), &off, &OwnedRules::of(&p)).unwrap();
+        assert!(
+            script.contains("-D FORWARD -j BRIDGEWALL-UFW\n"),
+            "{script}"
+        );
+        assert!(
+            script.contains("-X BRIDGEWALL-UFW\n")
+                && script.contains("-X BRIDGEWALL-UFW-PUBLISHED\n"),
+            "{script}"
+        );
+        assert!(!script.contains("-X ufw-user-forward"), "{script}");
+    }
+
+    #[test]
+    fn only_a_plain_quoted_log_prefix_passes_the_line_check() {
+        assert!(is_clean_line(
+            "-A X -j LOG --log-prefix \"[bridgewall-ufw-block]\""
+        ));
+        for bad in [
+            "-A X -j LOG --log-prefix \"a b\"",
+            "-A X -j LOG --log-prefix \"a\"b\"",
+            "-A X -j LOG --log-prefix \"\"",
+            "-A X -m comment --comment \"x\" -j ACCEPT",
+            "-A X -j LOG --log-prefix \"a\\\"",
+        ] {
+            assert!(!is_clean_line(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lost_user_rules_are_one_line_each_or_refused() {
+        let section =
+            user_rules_section(&["-s 192.0.2.1/32 -m comment --comment \"x y\" -j DROP".into()])
+                .unwrap();
+        assert_eq!(
+            section,
+            "*filter\n-A DOCKER-USER -s 192.0.2.1/32 -m comment --comment \"x y\" -j DROP\nCOMMIT\n"
+        );
+        assert!(user_rules_section(&["-j DROP\nCOMMIT".into()]).is_err());
     }
 
     #[test]

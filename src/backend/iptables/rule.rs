@@ -139,6 +139,13 @@ impl Rule {
         self
     }
 
+    /// A fixed match written into the planner (never a client's text),
+    /// e.g. `-m conntrack --ctstate DNAT`.
+    pub fn with_match(mut self, spec: &'static str) -> Rule {
+        self.matches.push(spec.to_string());
+        self
+    }
+
     /// `-m addrtype --dst-type LOCAL`.
     pub fn dst_type_local(mut self) -> Rule {
         self.matches
