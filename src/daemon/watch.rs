@@ -30,6 +30,8 @@ pub(super) struct DriftWatch {
     /// Whether notifications are heard (the timer is then a safety net).
     listening: bool,
     last_repair: Option<Instant>,
+    /// What the last repair found.
+    last_differences: Vec<String>,
     quick_returns: u32,
     /// Until when notifications are ignored, backing off.
     backing_off_until: Option<Instant>,
@@ -44,6 +46,7 @@ impl DriftWatch {
             next: Instant::now() + every,
             listening: false,
             last_repair: None,
+            last_differences: Vec::new(),
             quick_returns: 0,
             backing_off_until: None,
         })
@@ -105,10 +108,9 @@ impl DriftWatch {
         self.backing_off_until = None;
         let differences = match daemon.repair_drift().await {
             Ok(Some(d)) => d,
-            Ok(None) => {
-                self.quick_returns = 0;
-                return;
-            }
+            // In sync (after a repair, its own notifications bring a check
+            // here): the count of quick returns is the repairs' business.
+            Ok(None) => return,
             Err(e) => {
                 tracing::warn!("checking the firewall for drift: {e}");
                 return;
@@ -122,15 +124,16 @@ impl DriftWatch {
         );
         // The same drift back right after a repair: someone is fighting
         // the rules; check less often rather than fight in a loop.
-        if self
+        let soon = self
             .last_repair
-            .is_some_and(|t| now.duration_since(t) <= AT_ONCE.max(self.every * 3))
-        {
+            .is_some_and(|t| now.duration_since(t) <= AT_ONCE.max(self.every * 3));
+        if soon && differences == self.last_differences {
             self.quick_returns += 1;
         } else {
             self.quick_returns = 0;
         }
         self.last_repair = Some(now);
+        self.last_differences = differences;
         if self.quick_returns >= 3 {
             let base = self.every.max(Duration::from_millis(500));
             let delay = (base * 2u32.saturating_pow(self.quick_returns - 2)).min(MAX_BACKOFF);

@@ -24,6 +24,8 @@ pub struct TestDaemon {
     args: Vec<String>,
     /// The crash point armed at the next starts (builds with failpoints).
     crash_point: Option<String>,
+    /// More environment for the daemon (a test's own D-Bus bus, say).
+    env: Vec<(String, String)>,
 }
 
 /// Whether daemon tests can run here: root, iproute2, iptables and the
@@ -73,12 +75,53 @@ impl TestDaemon {
         Self::launch(netns.to_string(), false, daemon_json, None, args)
     }
 
+    /// [`TestDaemon::start_in_with_args`] with more environment, e.g. the
+    /// `DBUS_SYSTEM_BUS_ADDRESS` of a test's own bus.
+    pub fn start_in_with_env(
+        netns: &str,
+        daemon_json: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestDaemon {
+        Self::start_custom(netns, daemon_json, None, args, env)
+    }
+
+    /// A daemon in `netns` with everything chosen: its `PATH` (None: the
+    /// test's), more arguments and more environment.
+    pub fn start_custom(
+        netns: &str,
+        daemon_json: Option<&str>,
+        path: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestDaemon {
+        Self::launch_with(
+            netns.to_string(),
+            false,
+            daemon_json,
+            path.map(str::to_string),
+            args,
+            env,
+        )
+    }
+
     fn launch(
         netns: String,
         owns_netns: bool,
         daemon_json: Option<&str>,
         path: Option<String>,
         args: &[&str],
+    ) -> TestDaemon {
+        Self::launch_with(netns, owns_netns, daemon_json, path, args, &[])
+    }
+
+    fn launch_with(
+        netns: String,
+        owns_netns: bool,
+        daemon_json: Option<&str>,
+        path: Option<String>,
+        args: &[&str],
+        env: &[(&str, &str)],
     ) -> TestDaemon {
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(json) = daemon_json {
@@ -92,6 +135,10 @@ impl TestDaemon {
             path,
             args: args.iter().map(|a| a.to_string()).collect(),
             crash_point: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         d.spawn();
         d
@@ -132,6 +179,13 @@ impl TestDaemon {
         if let Some(path) = &self.path {
             cmd.env("PATH", path);
         }
+        // Never the machine's own system bus (a firewalld there is the
+        // machine's): a bus nobody listens on, unless the test has its own.
+        cmd.env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            format!("unix:path={}", dir.join("no-system-bus").display()),
+        );
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.args(&self.args);
         // The drift watcher would repair what tests tamper with on purpose:
         // off, unless a test asks for it.
