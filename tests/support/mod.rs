@@ -6,6 +6,7 @@
 
 pub mod converged;
 pub mod daemon;
+pub mod firewalld;
 pub mod topology;
 
 use std::path::{Path, PathBuf};
