@@ -37,30 +37,6 @@ impl Variant {
     }
 }
 
-/// A directory whose `iptables*` and `ip6tables*` are `variant`'s, first on
-/// the daemon's PATH.
-struct VariantPath {
-    _dir: tempfile::TempDir,
-    path: String,
-}
-
-fn variant_path(variant: Variant) -> VariantPath {
-    let dir = tempfile::tempdir().unwrap();
-    let multi = format!("/usr/sbin/xtables-{}-multi", variant.name());
-    assert!(std::path::Path::new(&multi).exists(), "{multi} is missing");
-    for base in ["iptables", "ip6tables"] {
-        for suffix in ["", "-save", "-restore"] {
-            std::os::unix::fs::symlink(&multi, dir.path().join(format!("{base}{suffix}"))).unwrap();
-        }
-    }
-    let path = format!(
-        "{}:{}",
-        dir.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    VariantPath { _dir: dir, path }
-}
-
 /// The daemon on a host of the primary LAN with a client, a sandbox
 /// publishing 8080:80 with a server behind it, and a user rule in
 /// DOCKER-USER (which drops a documentation address no one uses).
@@ -69,7 +45,7 @@ struct Site {
     client: Node,
     host: Node,
     variant: Variant,
-    _path: VariantPath,
+    _path: support::VariantPath,
     _lan: Lan,
     _server: support::topology::TcpServer,
 }
@@ -81,7 +57,7 @@ fn site(variant: Variant, args: &[&str]) -> Site {
     let mut host = Node::new("host");
     lan.attach(&mut host, 1);
     let client = lan.node("client", 10);
-    let path = variant_path(variant);
+    let path = support::iptables_variant_path(variant.name());
     let daemon = TestDaemon::start_custom(host.name(), None, Some(&path.path), args, &[]);
     daemon.sandbox(sleeper("web", "", &["8080:80"])).unwrap();
     let web = NetnsFile::new(daemon.inspect("web").network_settings.sandbox_key, "web");

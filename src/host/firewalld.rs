@@ -166,7 +166,17 @@ impl Firewalld {
     }
 
     /// Whether firewalld runs and answers (Docker asks `getDefaultZone`).
+    /// Asked only when its name has an owner, so that the question never
+    /// starts a firewalld through D-Bus activation.
     pub async fn running(&self) -> bool {
+        let owned = async {
+            let dbus = zbus::fdo::DBusProxy::new(&self.conn).await.ok()?;
+            let name = zbus::names::BusName::try_from(BUS_NAME).ok()?;
+            dbus.name_has_owner(name).await.ok()
+        };
+        if tokio::time::timeout(CALL_TIMEOUT, owned).await.ok().flatten() != Some(true) {
+            return false;
+        }
         self.call::<_, String>(
             PATH,
             BUS_NAME,

@@ -153,3 +153,29 @@ impl Drop for TestNetns {
             .status();
     }
 }
+
+/// A directory whose `iptables*` and `ip6tables*` are one variant's
+/// (`nft` or `legacy`), and a `PATH` that puts it first.
+pub struct VariantPath {
+    _dir: tempfile::TempDir,
+    /// The `PATH` for a daemon that must run that variant.
+    pub path: String,
+}
+
+/// [`VariantPath`] for `variant` (`nft` or `legacy`).
+pub fn iptables_variant_path(variant: &str) -> VariantPath {
+    let dir = tempfile::tempdir().unwrap();
+    let multi = format!("/usr/sbin/xtables-{variant}-multi");
+    assert!(Path::new(&multi).exists(), "{multi} is missing");
+    for base in ["iptables", "ip6tables"] {
+        for suffix in ["", "-save", "-restore"] {
+            std::os::unix::fs::symlink(&multi, dir.path().join(format!("{base}{suffix}"))).unwrap();
+        }
+    }
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    VariantPath { _dir: dir, path }
+}
