@@ -174,7 +174,12 @@ impl Firewalld {
             let name = zbus::names::BusName::try_from(BUS_NAME).ok()?;
             dbus.name_has_owner(name).await.ok()
         };
-        if tokio::time::timeout(CALL_TIMEOUT, owned).await.ok().flatten() != Some(true) {
+        if tokio::time::timeout(CALL_TIMEOUT, owned)
+            .await
+            .ok()
+            .flatten()
+            != Some(true)
+        {
             return false;
         }
         self.call::<_, String>(
