@@ -3,8 +3,9 @@
 //! (exit 1) before a repair and not after it (exit 0), the drift watcher
 //! repairs it by itself (through nf_tables notifications under
 //! iptables-nft, on its timer under iptables-legacy), the user's DOCKER-USER
-//! rules are left alone (and put back when their chain was deleted), and a
-//! LAN client reaches the published port afterwards.
+//! rules are left alone (a DOCKER-USER deleted with everything else comes
+//! back empty, its rules in the log), and a LAN client reaches the
+//! published port afterwards.
 
 mod support;
 
@@ -174,11 +175,13 @@ const KINDS: &[Tampering] = &[
 ];
 
 /// Under iptables-nft only: every table of every program, gone.
+/// DOCKER-USER goes with the rest: it comes back empty (no host firewall
+/// deleted it; whoever did meant to), its old rules listed in the log.
 const NFT_FLUSH: Tampering = Tampering {
     name: "nft flush ruleset",
     commands: &[&["nft", "flush", "ruleset"]],
     reported: "filter + -A FORWARD -j DOCKER-USER",
-    loses_user_rule: false,
+    loses_user_rule: true,
 };
 
 fn kinds(variant: Variant) -> Vec<&'static Tampering> {
@@ -232,6 +235,13 @@ fn reported_then_repaired(variant: Variant) {
             s.iptables(&["-I", "DOCKER-USER", "-s", "203.0.113.7", "-j", "DROP"]);
         }
         assert!(s.save().contains(USER_RULE), "{}:\n{}", kind.name, s.save());
+    }
+    let log = s.daemon.log();
+    if variant == Variant::Nft {
+        assert!(
+            log.contains("DOCKER-USER was deleted by something else: re-created empty; the rules it had are listed here family=ipv4 rules=-s 203.0.113.7/32 -j DROP"),
+            "{log}"
+        );
     }
 }
 

@@ -68,12 +68,12 @@ pub struct BridgewallInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FirewalldInfo {
-    /// firewalld runs and bridges are in its `docker` zone.
+    /// firewalld runs in the daemon's namespace and is in use.
     pub running: bool,
     /// Its version, when it said.
     pub version: String,
-    /// When bridgewall last re-applied after a firewalld reload or restart
-    /// (RFC 3339), or empty.
+    /// When bridgewall last re-applied successfully after a firewalld
+    /// reload, start or stop (RFC 3339), or empty.
     pub reloaded_at: String,
 }
 

@@ -614,19 +614,9 @@ async fn sandbox_logs(
         .into_response())
 }
 
-/// `GET /info`: the engine's part, with the host's around it.
+/// `GET /info`.
 async fn info(State(engine): State<AppState>) -> Result<Response, ApiError> {
-    let mut info = engine.info().await?;
-    info.server_version = env!("CARGO_PKG_VERSION").into();
-    info.os_type = "linux".into();
-    info.architecture = std::env::consts::ARCH.into();
-    info.kernel_version = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|release| release.trim().to_string())
-        .unwrap_or_default();
-    info.name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_string())
-        .unwrap_or_default();
-    info.ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let info = engine.info().await?;
     Ok(json_response(StatusCode::OK, &info))
 }
 

@@ -25,7 +25,7 @@ use crate::store::Store;
 
 use super::bridge::BridgeSettings;
 use super::error::{DaemonError, internal};
-use super::firewalld::FirewalldLink;
+use super::firewalld_link::FirewalldLink;
 use super::records::{NetworkRecord, SandboxRecord};
 
 /// Where the daemon keeps its files, and where it was started.
@@ -46,7 +46,8 @@ pub struct Daemon {
     pub(super) config: DaemonConfig,
     pub(super) paths: DaemonPaths,
     pub(super) started: SystemTime,
-    /// firewalld, when it runs; outside the lock (its calls take their time).
+    /// firewalld, when it runs in the daemon's namespace (outside `inner`:
+    /// its state has its own locks).
     pub(super) firewalld: FirewalldLink,
     pub(super) inner: Mutex<Inner>,
     pub(super) me: OnceLock<Weak<Daemon>>,

@@ -1,213 +1,128 @@
 //! The daemon beside firewalld, as Docker runs beside it: when firewalld
-//! owns its bus name, every bridge of the daemon's is in the `docker` zone,
-//! the zone and the `docker-forwarding` policy exist, and each firewalld
-//! reload or restart is followed by re-applying everything bridgewall owns
-//! and re-making the zone's membership.
+//! runs in the daemon's namespace, every bridge of the daemon's is in the
+//! `docker` zone, the zone and the `docker-forwarding` policy exist, and
+//! each firewalld reload, start or stop (each deletes every iptables
+//! chain) is followed by re-applying everything bridgewall owns, with
+//! `DOCKER-USER`'s rules put back, and by re-making the zone's membership.
 //!
 //! What this must not do: plan or apply rules (the firewall interface's),
 //! or talk D-Bus itself ([`crate::host::firewalld`]'s).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::sync::Arc;
 
-use crate::host::firewalld::{Firewalld, FirewalldError, FirewalldEvent};
+use futures_util::StreamExt;
+
+use crate::host::firewalld::FirewalldEvent;
 
 use super::core::Daemon;
 use super::error::DaemonError;
 
-/// The daemon's link to firewalld: the bus connection (kept while firewalld
-/// is stopped, to see it start), whether it runs, and its last reload.
-pub(super) struct FirewalldLink {
-    client: Option<Firewalld>,
-    running: AtomicBool,
-    reloaded_at: Mutex<Option<SystemTime>>,
-    version: Mutex<Option<String>>,
-}
-
-/// What `info` says about firewalld.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FirewalldStatus {
-    /// firewalld owns its bus name and answers.
-    pub running: bool,
-    /// Its version, when it said.
-    pub version: Option<String>,
-    /// When the daemon last finished re-applying after a firewalld reload
-    /// or restart.
-    pub reloaded_at: Option<SystemTime>,
-}
-
-impl FirewalldLink {
-    /// Connects to the system bus when the daemon programs a firewall
-    /// (Docker leaves firewalld alone with `"iptables": false`).
-    pub(super) async fn connect(filtering: bool) -> FirewalldLink {
-        let client = if filtering {
-            Firewalld::connect().await
-        } else {
-            None
-        };
-        let running = match &client {
-            Some(c) => c.running().await,
-            None => false,
-        };
-        let version = match (&client, running) {
-            (Some(c), true) => c.version().await,
-            _ => None,
-        };
-        if running {
-            tracing::info!(
-                version = version.as_deref().unwrap_or("?"),
-                "firewalld is running: using its docker zone"
-            );
-        }
-        FirewalldLink {
-            client,
-            running: AtomicBool::new(running),
-            reloaded_at: Mutex::new(None),
-            version: Mutex::new(version),
+impl Daemon {
+    /// At start, before the first apply: the zone and the policy (making
+    /// one reloads firewalld, which deletes every chain: the apply comes
+    /// after), and a deleted DOCKER-USER restored with its rules while
+    /// firewalld is in use.
+    pub(super) async fn prepare_firewalld(&self) {
+        let running = self.firewalld.status().running;
+        self.inner.lock().await.firewall.restore_user_rules(running);
+        if let Err(e) = self.firewalld.set_up().await {
+            // Logged, not fatal: the next firewalld event tries again.
+            tracing::error!("setting up firewalld's docker zone and policy: {e}");
         }
     }
 
-    /// The client, while firewalld runs.
-    fn active(&self) -> Option<&Firewalld> {
-        self.client
-            .as_ref()
-            .filter(|_| self.running.load(Ordering::SeqCst))
-    }
-
-    /// Whether firewalld is in use, its version and last reload.
-    pub(super) fn status(&self) -> FirewalldStatus {
-        FirewalldStatus {
-            running: self.running.load(Ordering::SeqCst),
-            version: self.version.lock().expect("not poisoned").clone(),
-            reloaded_at: *self.reloaded_at.lock().expect("not poisoned"),
-        }
-    }
-
-    /// firewalld's events, when there is a bus to hear them on.
-    pub(super) async fn events(
-        &self,
-    ) -> Option<impl futures_util::Stream<Item = FirewalldEvent> + Send + 'static + use<>> {
-        let client = self.client.as_ref()?;
-        match client.events().await {
-            Ok(stream) => Some(stream),
-            Err(e) => {
-                tracing::warn!("cannot follow firewalld's reloads: {e}");
-                None
+    /// Every bridge of the daemon's in the `docker` zone (under the lock, so
+    /// that a network being removed is not put back); a failure is logged
+    /// and the other bridges still join.
+    pub(super) async fn rejoin_zone(&self) -> bool {
+        let inner = self.inner.lock().await;
+        let mut all = true;
+        for net in inner.state.networks() {
+            if let Err(e) = self.firewalld.join_zone(&net.bridge).await {
+                tracing::error!(bridge = %net.bridge, "putting the bridge in firewalld's docker zone: {e}");
+                all = false;
             }
         }
+        all
     }
 
-    /// Puts `bridge` in the `docker` zone while firewalld runs.
-    pub(super) async fn join_zone(&self, bridge: &str) -> Result<(), FirewalldError> {
-        match self.active() {
-            Some(c) => c.add_interface(bridge).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Takes `bridge` out of the `docker` zone while firewalld runs; a
-    /// failure is logged (the bridge is going anyway).
-    pub(super) async fn leave_zone(&self, bridge: &str) {
-        if let Some(c) = self.active()
-            && let Err(e) = c.remove_interface(bridge).await
-        {
-            tracing::warn!(%bridge, "{e}");
-        }
-    }
-
-    /// The zone and the policy, made when missing.
-    async fn set_up(&self) -> Result<(), FirewalldError> {
-        match self.active() {
-            Some(c) => c.set_up_zone_and_policy().await.map(|_| ()),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Daemon {
-    /// At start, with firewalld running: the zone and policy, and every
-    /// bridge in the zone.
-    pub(super) async fn join_firewalld(&self) -> Result<(), DaemonError> {
-        if !self.firewalld.status().running {
-            return Ok(());
-        }
-        self.firewalld.set_up().await?;
-        self.rejoin_zone().await
-    }
-
-    /// Every bridge of the daemon's in the `docker` zone.
-    async fn rejoin_zone(&self) -> Result<(), DaemonError> {
-        let bridges: Vec<String> = {
-            let inner = self.inner.lock().await;
-            inner
-                .state
-                .networks()
-                .map(|n| n.bridge.to_string())
-                .collect()
+    /// Handles firewalld's events one at a time, in a task of their own, so
+    /// that a slow firewalld holds up neither signals nor the watcher.
+    pub(super) fn follow_firewalld(self: &Arc<Self>) {
+        let Some(mut events) = self.firewalld.take_events() else {
+            return;
         };
-        for bridge in bridges {
-            self.firewalld.join_zone(&bridge).await?;
-        }
-        Ok(())
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Some(event) = events.next().await {
+                n += 1;
+                daemon.firewalld_event(event, n).await;
+            }
+            tracing::warn!(
+                "the D-Bus connection closed: firewalld's reloads are no longer followed"
+            );
+            daemon.firewalld.stopped();
+            daemon.inner.lock().await.firewall.restore_user_rules(false);
+        });
     }
 
-    /// firewalld reloaded, started or stopped. After a reload or a start
-    /// its rules are new and bridgewall's may be gone: everything
-    /// bridgewall owns is re-applied (DOCKER-USER restored if it was
-    /// deleted) and the zone's membership re-made. Ends with one log line
-    /// carrying the event's number, a readiness signal for tests.
-    pub(super) async fn firewalld_event(&self, event: FirewalldEvent, n: u64) {
+    /// firewalld reloaded, started or stopped: each deleted every iptables
+    /// chain, so everything bridgewall owns is re-applied; after a reload or
+    /// a start, DOCKER-USER gets its rules back and the bridges go back in
+    /// the zone. Ends with one log line carrying the event's number, a
+    /// readiness signal for tests.
+    async fn firewalld_event(&self, event: FirewalldEvent, n: u64) {
         let link = &self.firewalld;
-        match event {
+        let in_use = match event {
+            // Its cleanup deleted every chain; it may well start again (a
+            // restart), deleting them again: restoring stays on.
             FirewalldEvent::Stopped => {
-                link.running.store(false, Ordering::SeqCst);
-                tracing::warn!(firewalld_event = n, "firewalld stopped");
-                return;
+                link.stopped();
+                true
             }
             FirewalldEvent::Started => {
-                let running = match &link.client {
-                    Some(c) => c.running().await,
-                    None => false,
-                };
-                link.running.store(running, Ordering::SeqCst);
-                if !running {
-                    return;
-                }
-                if let Some(c) = &link.client {
-                    *link.version.lock().expect("not poisoned") = c.version().await;
-                }
-                if let Err(e) = link.set_up().await {
+                // It flushes while it starts, before it answers: restoring
+                // is on from the moment it takes its name, so that a repair
+                // by the watcher meanwhile brings DOCKER-USER's rules back.
+                self.inner.lock().await.firewall.restore_user_rules(true);
+                let here = link.started().await;
+                if !here {
+                    self.inner.lock().await.firewall.restore_user_rules(false);
+                } else if let Err(e) = link.set_up().await {
                     tracing::error!(firewalld_event = n, "firewalld started: {e}");
                 }
+                here
             }
-            FirewalldEvent::Reloaded => {}
-        }
-        if !link.status().running {
+            FirewalldEvent::Reloaded => link.status().running,
+        };
+        if !in_use {
             return;
         }
-        let applied = self.reapply().await;
+        let applied = {
+            let mut inner = self.inner.lock().await;
+            inner.firewall.restore_user_rules(true);
+            inner.in_firewall(|fw| fw.reapply())
+        };
         let joined = self.rejoin_zone().await;
-        *link.reloaded_at.lock().expect("not poisoned") = Some(SystemTime::now());
-        match (applied, joined) {
-            (Ok(outcome), Ok(())) => tracing::info!(
-                firewalld_event = n,
-                ?event,
-                changed = outcome.changed,
-                drift = outcome.drift,
-                "firewalld rebuilt its rules: bridgewall's re-applied, bridges back in the docker zone"
-            ),
-            (Err(e), _) => {
+        match applied {
+            Ok(outcome) => {
+                link.reloaded();
+                tracing::info!(
+                    firewalld_event = n,
+                    ?event,
+                    changed = outcome.changed,
+                    drift = outcome.drift,
+                    zone = joined,
+                    "firewalld rebuilt its rules: bridgewall's re-applied"
+                );
+            }
+            Err(e) => {
+                let e = DaemonError::from(e);
                 tracing::error!(
                     firewalld_event = n,
                     "after firewalld {event:?}: re-applying the firewall: {e}"
-                )
-            }
-            (_, Err(e)) => {
-                tracing::error!(
-                    firewalld_event = n,
-                    "after firewalld {event:?}: the docker zone: {e}"
-                )
+                );
             }
         }
     }

@@ -9,9 +9,21 @@ use crate::firewall::Family;
 use super::core::{Daemon, Inner};
 use super::records::SandboxPhase;
 
-/// A chain only ufw makes (bridgewall makes `ufw-user-forward` itself with
-/// `bridgewall-ufw-routes`).
-const UFW_CHAIN: &str = "ufw-user-input";
+/// A chain only ufw makes, per family (bridgewall makes `ufw-user-forward`
+/// itself with `bridgewall-ufw-routes`).
+fn ufw_chain(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "ufw-user-input",
+        Family::V6 => "ufw6-user-input",
+    }
+}
+
+/// A file of `/proc`, trimmed, or empty.
+fn proc_text(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_string())
+        .unwrap_or_default()
+}
 
 /// What to tell the user about ufw, if anything.
 fn ufw_warning(active: bool, routes: bool) -> Option<String> {
@@ -35,7 +47,7 @@ impl Daemon {
             Family::V6
         };
         inner
-            .in_firewall(|fw| Ok(fw.has_chain(family, "filter", UFW_CHAIN)))
+            .in_firewall(|fw| Ok(fw.has_chain(family, "filter", ufw_chain(family))))
             .unwrap_or(false)
     }
 
@@ -80,6 +92,12 @@ impl Daemon {
             containers_paused: 0,
             containers_stopped: containers - running,
             docker_root_dir: self.paths.data_root.display().to_string(),
+            server_version: env!("CARGO_PKG_VERSION").into(),
+            os_type: "linux".into(),
+            architecture: std::env::consts::ARCH.into(),
+            kernel_version: proc_text("/proc/sys/kernel/osrelease"),
+            name: proc_text("/proc/sys/kernel/hostname"),
+            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
             warnings,
             // Docker 28: no driver with `"iptables": false`, `+firewalld`
             // while firewalld is in use, and its last reload.
@@ -107,7 +125,6 @@ impl Daemon {
                     routes: self.config.ufw_routes,
                 },
             },
-            ..SystemInfo::default()
         }
     }
 }

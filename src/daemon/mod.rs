@@ -18,7 +18,8 @@
 //!   the firewall journal, errors.
 //! - [`watch`]: the drift watcher, woken by nf_tables notifications and a
 //!   timer in [`service`].
-//! - [`firewalld`]: the `docker` zone and firewalld's reloads and restarts.
+//! - [`firewalld`], [`firewalld_link`]: the `docker` zone and firewalld's
+//!   reloads and restarts; the link to firewalld itself.
 //! - [`info`]: what `info` reports (backend, firewalld, ufw).
 
 pub mod bridge;
@@ -26,6 +27,7 @@ pub mod connections;
 pub mod core;
 pub mod error;
 pub mod firewalld;
+pub mod firewalld_link;
 pub mod info;
 pub mod journal;
 pub mod lookup;

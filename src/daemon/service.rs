@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::api::engine::Engine;
@@ -119,8 +118,7 @@ async fn serve_until_stopped(
         Some(w) => w.subscribe(daemon.rules_announced().await),
         None => None,
     };
-    let mut firewalld_events = daemon.firewalld.events().await.map(Box::pin);
-    let mut firewalld_seen: u64 = 0;
+    daemon.follow_firewalld();
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     loop {
         let next_check = watch.as_ref().map_or(far, DriftWatch::next);
@@ -140,18 +138,6 @@ async fn serve_until_stopped(
                             w.listen(false);
                             nft_events = None;
                         }
-                    }
-                }
-            }
-            event = async { firewalld_events.as_mut().expect("guarded").next().await }, if firewalld_events.is_some() => {
-                match event {
-                    Some(event) => {
-                        firewalld_seen += 1;
-                        daemon.firewalld_event(event, firewalld_seen).await;
-                    }
-                    None => {
-                        tracing::warn!("the D-Bus connection closed: firewalld's reloads are no longer followed");
-                        firewalld_events = None;
                     }
                 }
             }

@@ -22,7 +22,7 @@ use crate::store::{Collection, Store};
 use super::bridge;
 use super::core::{Daemon, DaemonPaths, Inner, log_file};
 use super::error::DaemonError;
-use super::firewalld::FirewalldLink;
+use super::firewalld_link::FirewalldLink;
 use super::journal::StoreJournal;
 use super::plumbing::remove_leftovers;
 use super::process::{alive, kill_process};
@@ -212,6 +212,7 @@ impl Daemon {
             me: OnceLock::new(),
         });
         let _ = daemon.me.set(Arc::downgrade(&daemon));
+        daemon.prepare_firewalld().await;
         {
             let mut inner = daemon.inner.lock().await;
             let networks: Vec<ResolvedNetwork> = inner.state.networks().cloned().collect();
@@ -249,11 +250,7 @@ impl Daemon {
                 }
             }
         }
-        // A failure here is logged, not fatal: the next firewalld reload or
-        // restart tries again.
-        if let Err(e) = daemon.join_firewalld().await {
-            tracing::error!("setting up firewalld's docker zone: {e}");
-        }
+        daemon.rejoin_zone().await;
         daemon.log_ufw().await;
         Ok(daemon)
     }

@@ -105,6 +105,13 @@ pub trait FirewallBackend: Send + Sync {
         false
     }
 
+    /// Whether a deleted user hook (`DOCKER-USER`) gets back the rules last
+    /// seen in it: on while a host firewall that deletes every chain when
+    /// it reloads (firewalld) is in use; off, it comes back empty.
+    fn restore_user_rules(&mut self, on: bool) {
+        let _ = on;
+    }
+
     /// A short description of what the backend programs (`info`): e.g.
     /// `iptables (nf_tables)`.
     fn describe(&self) -> String {

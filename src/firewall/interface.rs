@@ -99,6 +99,12 @@ impl Firewall {
         self.backend.has_chain(family, table, chain)
     }
 
+    /// Whether a deleted user hook gets its rules back (see
+    /// [`FirewallBackend::restore_user_rules`]).
+    pub fn restore_user_rules(&mut self, on: bool) {
+        self.backend.restore_user_rules(on);
+    }
+
     /// What the backend programs, for `info` (e.g. `iptables (nf_tables)`).
     pub fn backend_description(&self) -> String {
         self.backend.describe()

@@ -5,18 +5,26 @@
 //! its bus name (a restart).
 //!
 //! The bus is the system bus, found as every D-Bus client finds it
-//! (`DBUS_SYSTEM_BUS_ADDRESS`, else `/run/dbus/system_bus_socket`). Every
-//! call has a deadline, so a firewalld that hangs cannot stall the daemon.
+//! (`DBUS_SYSTEM_BUS_ADDRESS`, else `/run/dbus/system_bus_socket`). A bus
+//! socket is a file, which network namespaces do not separate: a firewalld
+//! counts only when its process is in the caller's network namespace (a
+//! daemon run with `--netns` must never touch the host's firewalld). Every
+//! call has a deadline, so a firewalld that hangs cannot stall the daemon,
+//! and none may start a firewalld through D-Bus activation.
 //!
 //! What this must not do: plan or read iptables rules (that is the
 //! firewall backend's), or decide when to call (the daemon's).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
+use zbus::proxy::MethodFlags;
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::{Connection, Proxy};
+
+use super::netns;
 
 /// firewalld's well-known bus name (and its main interface).
 pub const BUS_NAME: &str = "org.fedoraproject.FirewallD1";
@@ -31,7 +39,7 @@ const CONFIG_PATH: &str = "/org/fedoraproject/FirewallD1/config";
 const ZONE_IFACE: &str = "org.fedoraproject.FirewallD1.zone";
 const CONFIG_IFACE: &str = "org.fedoraproject.FirewallD1.config";
 /// How long one call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A failed exchange with firewalld or its bus.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +98,18 @@ pub enum FirewalldEvent {
     Started,
     /// firewalld left the bus.
     Stopped,
+}
+
+/// Whether firewalld is there for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Nobody owns firewalld's bus name, or it does not answer.
+    Absent,
+    /// A firewalld answers, from another network namespace (the host's,
+    /// for a daemon run with `--netns`): not the caller's to use.
+    Elsewhere,
+    /// A firewalld of the caller's network namespace answers.
+    Here,
 }
 
 /// A connection to the system bus, through which firewalld is reached when
@@ -159,38 +179,58 @@ impl Firewalld {
         R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
     {
         let proxy = self.proxy(path, iface).await?;
-        match tokio::time::timeout(CALL_TIMEOUT, proxy.call(method, body)).await {
-            Ok(r) => r.map_err(bus(&what)),
+        let call = proxy.call_with_flags(method, MethodFlags::NoAutoStart.into(), body);
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(Ok(Some(r))) => Ok(r),
+            // Only a call flagged "no reply expected" has no reply.
+            Ok(Ok(None)) => Err(FirewalldError::Refused {
+                what,
+                message: "no reply".into(),
+                name: String::new(),
+            }),
+            Ok(Err(e)) => Err(bus(&what)(e)),
             Err(_) => Err(FirewalldError::Timeout { what }),
         }
     }
 
-    /// Whether firewalld runs and answers (Docker asks `getDefaultZone`).
-    /// Asked only when its name has an owner, so that the question never
-    /// starts a firewalld through D-Bus activation.
-    pub async fn running(&self) -> bool {
-        let owned = async {
+    /// Whether firewalld runs, answers (Docker asks `getDefaultZone`) and
+    /// is in the caller's network namespace. Its name's owner is looked up
+    /// first, so that the question never starts a firewalld.
+    pub async fn presence(&self) -> Presence {
+        let owner_pid = async {
             let dbus = zbus::fdo::DBusProxy::new(&self.conn).await.ok()?;
             let name = zbus::names::BusName::try_from(BUS_NAME).ok()?;
-            dbus.name_has_owner(name).await.ok()
+            if !dbus.name_has_owner(name.clone()).await.ok()? {
+                return None;
+            }
+            dbus.get_connection_unix_process_id(name).await.ok()
         };
-        if tokio::time::timeout(CALL_TIMEOUT, owned)
+        let Some(pid) = tokio::time::timeout(CALL_TIMEOUT, owner_pid)
             .await
             .ok()
             .flatten()
-            != Some(true)
-        {
-            return false;
+        else {
+            return Presence::Absent;
+        };
+        let answers = self
+            .call::<_, String>(
+                PATH,
+                BUS_NAME,
+                "getDefaultZone",
+                &(),
+                "getDefaultZone".into(),
+            )
+            .await
+            .is_ok();
+        if !answers {
+            return Presence::Absent;
         }
-        self.call::<_, String>(
-            PATH,
-            BUS_NAME,
-            "getDefaultZone",
-            &(),
-            "getDefaultZone".into(),
-        )
-        .await
-        .is_ok()
+        let theirs = netns::namespace_file_id(Path::new(&format!("/proc/{pid}/ns/net")));
+        let ours = netns::namespace_file_id(Path::new("/proc/self/ns/net"));
+        match (theirs, ours) {
+            (Ok(a), Ok(b)) if a == b => Presence::Here,
+            _ => Presence::Elsewhere,
+        }
     }
 
     /// firewalld's version, when it says.
@@ -224,7 +264,7 @@ impl Firewalld {
                 ),
                 ("target", Value::from("ACCEPT")),
             ]);
-            let _: OwnedObjectPath = self
+            let added: Result<OwnedObjectPath, _> = self
                 .call(
                     CONFIG_PATH,
                     CONFIG_IFACE,
@@ -232,8 +272,18 @@ impl Firewalld {
                     &(ZONE, settings),
                     format!("config.addZone2 {ZONE}"),
                 )
-                .await?;
-            tracing::info!("firewalld: created the {ZONE} zone");
+                .await;
+            match added {
+                Ok(_) => tracing::info!("firewalld: created the {ZONE} zone"),
+                // In the permanent configuration, not yet loaded: the
+                // reload loads it.
+                Err(e) if e.code() == Some("NAME_CONFLICT") => {
+                    tracing::info!(
+                        "firewalld: the {ZONE} zone exists but is not loaded: reloading"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
             reload = true;
         }
         let policy: HashMap<&str, Value<'_>> = HashMap::from([

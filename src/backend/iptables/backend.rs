@@ -66,6 +66,9 @@ pub struct IptablesBackend {
     /// when the chain itself was deleted (a firewalld reload with its
     /// iptables backend, `nft flush ruleset`), never otherwise.
     user_rules: Mutex<HashMap<Family, Vec<String>>>,
+    /// Whether a deleted `DOCKER-USER` gets its rules back (while a host
+    /// firewall that deletes every chain on reload, firewalld, is in use).
+    restore_user_rules: bool,
 }
 
 impl IptablesBackend {
@@ -78,6 +81,7 @@ impl IptablesBackend {
             owned: HashMap::new(),
             last: HashMap::new(),
             user_rules: Mutex::new(HashMap::new()),
+            restore_user_rules: false,
         }
     }
 
@@ -114,8 +118,9 @@ impl IptablesBackend {
         self.runner.run(&save, &[], None)
     }
 
-    /// Remembers the user's `DOCKER-USER` rules of `current`; when the chain
-    /// is gone, the rules last seen in it.
+    /// Remembers the user's `DOCKER-USER` rules of `current` (saying so
+    /// when they changed since last read, which tests wait for); when the
+    /// chain is gone, the rules last seen in it.
     fn user_rules_to_restore(
         &self,
         family: Family,
@@ -124,7 +129,11 @@ impl IptablesBackend {
         let mut seen = self.user_rules.lock().expect("not poisoned");
         match current.get("filter").and_then(|t| t.rules.get(DOCKER_USER)) {
             Some(rules) => {
-                seen.insert(family, rules.clone());
+                if let Some(before) = seen.insert(family, rules.clone())
+                    && before != *rules
+                {
+                    tracing::info!(%family, rules = rules.len(), "{DOCKER_USER} now holds the user's new rules");
+                }
                 None
             }
             None => seen.get(&family).filter(|r| !r.is_empty()).cloned(),
@@ -154,29 +163,36 @@ impl IptablesBackend {
                 self.runner
                     .run(&restore, &["--noflush", "--wait"], Some(input))
             };
-            // The chain re-created in the same transaction gets its rules
-            // back; if they no longer load (a chain they jump to is gone
-            // too), bridgewall's own rules go in without them.
-            let recreated = input.contains(&format!("-N {DOCKER_USER}\n"));
-            let mut result = None;
-            if let Some(rules) = lost_user_rules.filter(|_| recreated) {
-                let section = user_rules_section(&rules).map_err(failure)?;
-                match run(&format!("{input}{section}")) {
-                    Ok(_) => {
-                        tracing::warn!(%family, rules = rules.len(), "{DOCKER_USER} was deleted by something else: re-created with the rules it had");
-                        result = Some(Ok(String::new()));
-                    }
-                    Err(e) => {
-                        tracing::warn!(%family, "{DOCKER_USER} was deleted and its rules cannot be put back ({e}): re-created empty")
-                    }
-                }
-            }
-            if let Err(e) = result.unwrap_or_else(|| run(input)) {
+            if let Err(e) = run(input) {
                 // Some tables may have been committed (iptables-legacy commits
                 // table by table): the planned rules may be in place too.
                 owned.add(&desired);
                 self.last.remove(&family);
                 return Err(failure(e));
+            }
+            // DOCKER-USER was deleted and has just been re-created empty.
+            // Its rules come back only when a host firewall deleted it (a
+            // firewalld reload flushes every chain); otherwise whoever
+            // deleted it meant to, and its rules are only logged. They go
+            // in a transaction of their own: if they no longer load (a
+            // chain they jump to is gone too), bridgewall's rules stand.
+            let recreated = input.contains(&format!("-N {DOCKER_USER}\n"));
+            if let Some(rules) = lost_user_rules.filter(|_| recreated) {
+                if self.restore_user_rules {
+                    match user_rules_section(&rules).map(|section| run(&section)) {
+                        Ok(Ok(_)) => {
+                            tracing::warn!(%family, rules = rules.len(), "{DOCKER_USER} was deleted (by the host firewall): re-created with the rules it had")
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(%family, "{DOCKER_USER} was deleted and its rules cannot be put back ({e}): re-created empty")
+                        }
+                        Err(e) => {
+                            tracing::warn!(%family, "{DOCKER_USER} was deleted; not putting back its rules: {e}")
+                        }
+                    }
+                } else {
+                    tracing::warn!(%family, rules = %rules.join(" | "), "{DOCKER_USER} was deleted by something else: re-created empty; the rules it had are listed here");
+                }
             }
         }
         *owned = OwnedRules::of(&desired);
@@ -299,6 +315,10 @@ impl FirewallBackend for IptablesBackend {
 
     fn announces_changes(&self) -> bool {
         self.is_nft() == Some(true)
+    }
+
+    fn restore_user_rules(&mut self, on: bool) {
+        self.restore_user_rules = on;
     }
 
     fn apply(&mut self, txn: &Transaction<'_>) -> Result<ApplyOutcome, BackendError> {
@@ -459,10 +479,11 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_docker_user_gets_back_the_rules_it_had_and_an_emptied_one_stays_empty() {
+    fn a_docker_user_deleted_by_the_host_firewall_gets_back_its_rules_in_a_second_transaction() {
         let kernel = FakeKernel::default();
         let mut b =
             IptablesBackend::new(Box::new(kernel.clone()), Variant::System).only(Family::V4);
+        b.restore_user_rules(true);
         let state = daemon_state();
         let planned = plan(&state, Family::V4).to_save_text();
         let user = "-A DOCKER-USER -s 192.0.2.0/24 -m comment --comment \"lan only\" -j DROP\n";
@@ -472,35 +493,52 @@ mod tests {
         );
         apply(&mut b, &state);
         assert!(kernel.restored.lock().unwrap().is_empty(), "in place");
-        // The chain deleted (a firewalld reload): re-created with its rule.
+        // The chain deleted (a firewalld reload): bridgewall's rules, then
+        // the user's in a transaction of their own.
         *kernel.text.lock().unwrap() = String::new();
         apply(&mut b, &state);
-        let input = kernel.restored.lock().unwrap().pop().unwrap();
-        assert!(input.contains("-N DOCKER-USER\n"), "{input}");
-        assert!(
-            input.ends_with(&format!("*filter\n{user}COMMIT\n")),
-            "{input}"
-        );
+        let tries = std::mem::take(&mut *kernel.restored.lock().unwrap());
+        assert_eq!(tries.len(), 2, "{tries:?}");
+        assert!(tries[0].contains("-N DOCKER-USER\n") && !tries[0].contains("-A DOCKER-USER"));
+        assert_eq!(tries[1], format!("*filter\n{user}COMMIT\n"));
         // Emptied by the user (or `iptables -F`): nothing of theirs is put back.
         *kernel.text.lock().unwrap() = planned.clone();
         apply(&mut b, &state);
         *kernel.text.lock().unwrap() = String::new();
         apply(&mut b, &state);
-        let input = kernel.restored.lock().unwrap().pop().unwrap();
-        assert!(
-            input.contains("-N DOCKER-USER\n") && !input.contains("-A DOCKER-USER"),
-            "{input}"
-        );
+        let tries = std::mem::take(&mut *kernel.restored.lock().unwrap());
+        assert_eq!(tries.len(), 1, "{tries:?}");
+        assert!(!tries[0].contains("-A DOCKER-USER"));
     }
 
     #[test]
-    fn user_rules_that_no_longer_load_do_not_stop_the_repair() {
+    fn without_a_host_firewall_a_deleted_docker_user_comes_back_empty() {
+        let kernel = FakeKernel::default();
+        let mut b =
+            IptablesBackend::new(Box::new(kernel.clone()), Variant::System).only(Family::V4);
+        let state = daemon_state();
+        let planned = plan(&state, Family::V4).to_save_text();
+        *kernel.text.lock().unwrap() = planned.replace(
+            "-A FORWARD -j DOCKER-USER\n",
+            "-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -j DROP\n",
+        );
+        apply(&mut b, &state);
+        *kernel.text.lock().unwrap() = String::new();
+        apply(&mut b, &state);
+        let tries = kernel.restored.lock().unwrap().clone();
+        assert_eq!(tries.len(), 1, "{tries:?}");
+        assert!(tries[0].contains("-N DOCKER-USER\n") && !tries[0].contains("-A DOCKER-USER"));
+    }
+
+    #[test]
+    fn user_rules_that_no_longer_load_do_not_undo_the_repair() {
         let kernel = FakeKernel {
             fail_with_user_rules: true,
             ..FakeKernel::default()
         };
         let mut b =
             IptablesBackend::new(Box::new(kernel.clone()), Variant::System).only(Family::V4);
+        b.restore_user_rules(true);
         let state = daemon_state();
         let planned = plan(&state, Family::V4).to_save_text();
         *kernel.text.lock().unwrap() = planned.replace(
@@ -511,8 +549,12 @@ mod tests {
         *kernel.text.lock().unwrap() = String::new();
         apply(&mut b, &state);
         let tries = kernel.restored.lock().unwrap().clone();
-        assert_eq!(tries.len(), 2, "with the user's rules, then without");
-        assert!(tries[0].contains("-A DOCKER-USER -j MISSING"));
-        assert!(!tries[1].contains("-A DOCKER-USER") && tries[1].contains("-N DOCKER-USER"));
+        assert_eq!(
+            tries.len(),
+            2,
+            "bridgewall's rules, then the user's (refused)"
+        );
+        assert!(tries[0].contains("-N DOCKER-USER") && !tries[0].contains("-A DOCKER-USER"));
+        assert!(tries[1].contains("-A DOCKER-USER -j MISSING"));
     }
 }
