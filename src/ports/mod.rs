@@ -9,9 +9,11 @@
 //! - [`proxy`]: [`Proxy`] forwards TCP connections and UDP datagrams from a
 //!   reserved socket to the container's address (also host IPv6 → container
 //!   IPv4).
+//! - [`splice`]: zero-copy TCP forwarding through pipes (splice(2)).
 
 pub mod proxy;
 pub mod reserve;
+pub mod splice;
 
 pub use proxy::{Proxy, ProxyConfig, ProxyError, ProxyHandle};
 pub use reserve::{ReserveError, SocketAllocator};

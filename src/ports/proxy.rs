@@ -12,7 +12,8 @@
 //! hands out:
 //!
 //! - TCP (`cmd/docker-proxy/tcp_proxy_linux.go`): each accepted connection
-//!   is spliced to a new connection to the container's address; when one
+//!   is spliced (splice(2), zero-copy: [`super::splice`]) to a new
+//!   connection to the container's address, made within 10 s; when one
 //!   side shuts down its sending half, the other side's sending half is shut
 //!   down and the other direction goes on (half-close). `TCP_NODELAY` is set
 //!   on both, as Go does by default.
@@ -60,6 +61,9 @@ pub const DEFAULT_UDP_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The largest datagram forwarded (docker-proxy's `UDPBufSize`).
 const UDP_BUF_SIZE: usize = 65507;
+
+/// How long a connection to the container may take to be established.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long to wait before accepting or receiving again after an error
 /// (e.g. out of file descriptors), so that the loop does not spin.
@@ -279,12 +283,18 @@ async fn run_tcp(
     info!(proto = "tcp", %frontend, %backend, "Stopped userland proxy");
 }
 
-/// Splices one client connection to a new connection to the backend.
-async fn forward_tcp(mut client: TcpStream, peer: SocketAddr, backend: SocketAddr) {
-    let mut upstream = match TcpStream::connect(backend).await {
-        Ok(stream) => stream,
-        Err(err) => {
+/// Splices one client connection to a new connection to the backend
+/// (zero-copy, [`super::splice`]); a backend that does not answer within
+/// [`CONNECT_TIMEOUT`] closes the client's connection.
+async fn forward_tcp(client: TcpStream, peer: SocketAddr, backend: SocketAddr) {
+    let upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(backend)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
             warn!(%backend, error = %err, "Can't forward traffic to backend");
+            return;
+        }
+        Err(_) => {
+            warn!(%backend, timeout = ?CONNECT_TIMEOUT, "Can't forward traffic to backend: no answer");
             return;
         }
     };
@@ -293,7 +303,7 @@ async fn forward_tcp(mut client: TcpStream, peer: SocketAddr, backend: SocketAdd
             debug!(error = %err, "Failed to set TCP_NODELAY");
         }
     }
-    match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+    match super::splice::forward(&client, &upstream).await {
         Ok((sent, received)) => {
             debug!(%peer, %backend, sent, received, "Proxied TCP connection closed");
         }

@@ -1,0 +1,146 @@
+//! Zero-copy TCP forwarding for the userland proxy: each direction moves
+//! data with splice(2), from one socket into a pipe and from the pipe into
+//! the other socket, so the bytes never enter user space. A pipe per
+//! direction, enlarged to [`PIPE_SIZE`] so that a high bandwidth-delay
+//! flow is not held back by the pipe; the sockets' own buffers are left to
+//! the kernel's autotuning.
+//!
+//! Half-close: when one side ends its sending half, what it sent drains
+//! into the other side, whose sending half is then shut down; the other
+//! direction goes on. Backpressure is the pipe's: a direction reads only
+//! while its pipe has room.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
+use nix::sys::socket::{Shutdown, shutdown};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+/// Each direction's pipe, when the kernel allows it (the default is 64 KiB).
+pub const PIPE_SIZE: usize = 1 << 20;
+
+/// A pipe, both ends non-blocking.
+struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    size: usize,
+}
+
+impl Pipe {
+    fn new() -> io::Result<Pipe> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        // Larger than /proc/sys/fs/pipe-max-size needs CAP_SYS_RESOURCE: the
+        // default size then.
+        let size = match fcntl(write.as_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32)) {
+            Ok(size) => size as usize,
+            Err(_) => fcntl(write.as_fd(), FcntlArg::F_GETPIPE_SZ).map_or(65536, |s| s as usize),
+        };
+        Ok(Pipe { read, write, size })
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Moves everything `from` sends into `to`, then shuts `to`'s sending half;
+/// the bytes moved.
+async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
+    let pipe = Pipe::new()?;
+    let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
+    let mut in_pipe = 0usize;
+    let mut eof = false;
+    let mut moved = 0u64;
+    loop {
+        let mut progressed = false;
+        if !eof && in_pipe < pipe.size {
+            let room = pipe.size - in_pipe;
+            match from.try_io(Interest::READABLE, || {
+                splice(from, None, &pipe.write, None, room, flags).map_err(io::Error::from)
+            }) {
+                Ok(0) => eof = true,
+                Ok(n) => {
+                    in_pipe += n;
+                    progressed = true;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if in_pipe > 0 {
+            match to.try_io(Interest::WRITABLE, || {
+                splice(&pipe.read, None, to, None, in_pipe, flags).map_err(io::Error::from)
+            }) {
+                Ok(n) => {
+                    in_pipe -= n;
+                    moved += n as u64;
+                    progressed = true;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if eof && in_pipe == 0 {
+            // The peer may be gone already: nothing to tell it then.
+            let _ = shutdown(to.as_raw_fd(), Shutdown::Write);
+            return Ok(moved);
+        }
+        if progressed {
+            continue;
+        }
+        let read = !eof && in_pipe < pipe.size;
+        let write = in_pipe > 0;
+        tokio::select! {
+            r = from.readable(), if read => r?,
+            w = to.writable(), if write => w?,
+        }
+    }
+}
+
+/// Forwards between `client` and `backend` until both directions have
+/// ended, or one fails (then both close): the bytes each way.
+pub async fn forward(client: &TcpStream, backend: &TcpStream) -> io::Result<(u64, u64)> {
+    tokio::try_join!(pump(client, backend), pump(backend, client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A proxy of one connection between a client and an echo-less sink
+    /// that sends back what it read once the client half-closed.
+    #[tokio::test]
+    async fn bulk_data_and_half_close_cross_the_splice() {
+        let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend_addr = backend.local_addr().unwrap();
+        let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let front_addr = front.local_addr().unwrap();
+        let sink = tokio::spawn(async move {
+            let (mut s, _) = backend.accept().await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            s.write_all(&(got.len() as u64).to_be_bytes())
+                .await
+                .unwrap();
+            got
+        });
+        let proxy = tokio::spawn(async move {
+            let (c, _) = front.accept().await.unwrap();
+            let b = TcpStream::connect(backend_addr).await.unwrap();
+            forward(&c, &b).await.unwrap()
+        });
+        let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let mut client = TcpStream::connect(front_addr).await.unwrap();
+        client.write_all(&data).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, (data.len() as u64).to_be_bytes());
+        assert_eq!(sink.await.unwrap(), data);
+        assert_eq!(proxy.await.unwrap(), (data.len() as u64, 8));
+    }
+}
