@@ -70,6 +70,10 @@ pub(super) fn spawn_in(
         .stderr(err)
         .process_group(0);
     netns::exec_in(command.as_std_mut(), ns);
+    // SAFETY: only setrlimit(2), async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(crate::host::limits::restore_open_files_in_child);
+    }
     command
         .spawn()
         .map_err(|e| format!("failed to start {:?}: {e}", cmd[0]))

@@ -68,6 +68,10 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         tracing::info!(netns = %name, "running in network namespace");
     }
     let config = load_config(&opts)?;
+    match crate::host::limits::raise_open_files() {
+        Ok(limit) => tracing::debug!(limit, "open files"),
+        Err(e) => tracing::warn!("cannot raise the limit on open files: {e}"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

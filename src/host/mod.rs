@@ -6,6 +6,7 @@
 //! - [`conntrack`]: deleting the conntrack entries of removed endpoints.
 //! - [`firewalld`]: firewalld over D-Bus (the `docker` zone and policy, and
 //!   its reload and restart events).
+//! - [`limits`]: the daemon's limit on open files.
 //! - [`links`]: links, addresses and routes over rtnetlink, bound to one
 //!   namespace, and the configuration of a sandbox's interface.
 //! - [`nf_events`]: the kernel's nf_tables change notifications.
@@ -17,6 +18,7 @@
 
 pub mod conntrack;
 pub mod firewalld;
+pub mod limits;
 pub mod links;
 pub mod netns;
 pub mod nf_events;

@@ -5,6 +5,10 @@
 //! flow is not held back by the pipe; the sockets' own buffers are left to
 //! the kernel's autotuning.
 //!
+//! Pipes are kept in a pool when their connection ends empty, so that a
+//! new connection costs no pipe creation or resizing (at most
+//! [`POOLED_PIPES`] are kept).
+//!
 //! Half-close: when one side ends its sending half, what it sent drains
 //! into the other side, whose sending half is then shut down; the other
 //! direction goes on. Backpressure is the pipe's: a direction reads only
@@ -12,6 +16,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use nix::sys::socket::{Shutdown, shutdown};
@@ -21,6 +26,12 @@ use tokio::net::TcpStream;
 /// Each direction's pipe, when the kernel allows it (the default is 64 KiB).
 pub const PIPE_SIZE: usize = 1 << 20;
 
+/// How many empty pipes are kept for new connections.
+pub const POOLED_PIPES: usize = 256;
+
+/// Empty pipes, ready for a new connection.
+static POOL: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+
 /// A pipe, both ends non-blocking.
 struct Pipe {
     read: OwnedFd,
@@ -29,6 +40,20 @@ struct Pipe {
 }
 
 impl Pipe {
+    /// A pipe from the pool, or a new one.
+    fn take() -> io::Result<Pipe> {
+        let pooled = POOL.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        pooled.map_or_else(Pipe::new, Ok)
+    }
+
+    /// Back to the pool: only an empty pipe, and while the pool has room.
+    fn give_back(self) {
+        let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < POOLED_PIPES {
+            pool.push(self);
+        }
+    }
+
     fn new() -> io::Result<Pipe> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
         // Larger than /proc/sys/fs/pipe-max-size needs CAP_SYS_RESOURCE: the
@@ -48,7 +73,7 @@ fn would_block(e: &io::Error) -> bool {
 /// Moves everything `from` sends into `to`, then shuts `to`'s sending half;
 /// the bytes moved.
 async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
-    let pipe = Pipe::new()?;
+    let pipe = Pipe::take()?;
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
     let mut in_pipe = 0usize;
     let mut eof = false;
@@ -85,6 +110,7 @@ async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
         if eof && in_pipe == 0 {
             // The peer may be gone already: nothing to tell it then.
             let _ = shutdown(to.as_raw_fd(), Shutdown::Write);
+            pipe.give_back();
             return Ok(moved);
         }
         if progressed {
