@@ -31,7 +31,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::daemon::{TestDaemon, sleeper};
-use support::topology::{Background, Namespace, NetnsFile, Node, command_in, run_in, wait_until};
+use support::topology::{
+    Background, Namespace, NetnsFile, Node, command_in, run_in, spawn_in, wait_until,
+};
 
 /// A path to the sandbox's servers: the port to dial for each service.
 #[derive(Clone)]
@@ -60,22 +62,9 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Runs `f` on a thread of its own in `ns`'s network namespace.
-fn spawn_in<F: FnOnce() + Send + 'static>(ns: &impl Namespace, f: F) {
-    let file = std::fs::File::open(ns.netns_path()).expect("open the namespace");
-    std::thread::spawn(move || {
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f();
-    });
-}
-
 /// Runs `f` in `ns` and returns its result.
 fn run_fn_in<T: Send + 'static>(ns: &impl Namespace, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    spawn_in(ns, move || {
-        let _ = tx.send(f());
-    });
-    rx.recv().expect("the measuring thread ended")
+    support::topology::in_netns(ns, f)
 }
 
 /// A minimal HTTP/1.1 server: one fixed answer, then the connection is

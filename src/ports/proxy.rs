@@ -69,18 +69,57 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// (e.g. out of file descriptors), so that the loop does not spin.
 const ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Concurrent TCP connections per mapping by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
+/// UDP associations (client addresses) per mapping by default.
+pub const DEFAULT_MAX_UDP_FLOWS: usize = 4_096;
+
+/// How often, at most, a mapping logs that it hit a limit.
+const LIMIT_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// Settings of the userland proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProxyConfig {
     /// How long a UDP association (one client address) is kept without a
     /// datagram in either direction.
     pub udp_idle_timeout: Duration,
+    /// Concurrent TCP connections per mapping; one more is closed at once.
+    pub max_connections: usize,
+    /// UDP associations per mapping; datagrams from a new client beyond it
+    /// are dropped until one expires.
+    pub max_udp_flows: usize,
 }
 
 impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             udp_idle_timeout: DEFAULT_UDP_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_udp_flows: DEFAULT_MAX_UDP_FLOWS,
+        }
+    }
+}
+
+/// Counts what a limit refused and logs it at most every
+/// [`LIMIT_LOG_EVERY`], with the count since the last line.
+#[derive(Debug, Default)]
+struct LimitLog {
+    refused: u64,
+    last: Option<Instant>,
+}
+
+impl LimitLog {
+    fn refused(&mut self, frontend: SocketAddr, what: &str, limit: usize) {
+        self.refused += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_none_or(|t| now.duration_since(t) >= LIMIT_LOG_EVERY)
+        {
+            warn!(%frontend, limit, refused = self.refused, "Userland proxy at its limit of {what}: refusing");
+            self.refused = 0;
+            self.last = Some(now);
         }
     }
 }
@@ -180,7 +219,7 @@ impl Proxy {
                 socket.set_nonblocking(true).map_err(io_error)?;
                 let listener =
                     TcpListener::from_std(std::net::TcpListener::from(socket)).map_err(io_error)?;
-                tokio::spawn(run_tcp(listener, local, target, stopped))
+                tokio::spawn(run_tcp(listener, local, target, config, stopped))
             }
             Protocol::Udp => {
                 enable_pktinfo(&socket, local.is_ipv6()).map_err(|(_, e)| io_error(e))?;
@@ -260,13 +299,19 @@ async fn run_tcp(
     listener: TcpListener,
     frontend: SocketAddr,
     backend: SocketAddr,
+    config: ProxyConfig,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
+    let mut limit = LimitLog::default();
     loop {
         tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
+                Ok((client, _)) if connections.len() >= config.max_connections => {
+                    drop(client);
+                    limit.refused(frontend, "concurrent connections", config.max_connections);
+                }
                 Ok((client, peer)) => {
                     connections.spawn(forward_tcp(client, peer, backend));
                 }
@@ -339,6 +384,7 @@ async fn run_udp(
     let listener = Arc::new(listener);
     let table: Associations = Arc::default();
     let mut replies = JoinSet::new();
+    let mut limit = LimitLog::default();
     let mut buf = vec![0u8; UDP_BUF_SIZE];
     let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
     loop {
@@ -359,6 +405,10 @@ async fn run_udp(
                 });
                 let upstream = match existing {
                     Some(upstream) => upstream,
+                    None if lock(&table).len() >= config.max_udp_flows => {
+                        limit.refused(frontend, "UDP flows", config.max_udp_flows);
+                        continue;
+                    }
                     None => match connect_udp(backend).await {
                         Ok(upstream) => {
                             let upstream = Arc::new(upstream);
@@ -754,12 +804,81 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_mapping_at_its_connection_limit_closes_one_more_and_serves_the_others() {
+        let echo = tcp_echo(60).await;
+        let (port, socket) = reserved(Protocol::Tcp, LO);
+        let proxy = Proxy::new(ProxyConfig {
+            max_connections: 2,
+            ..ProxyConfig::default()
+        })
+        .start(binding(Protocol::Tcp, LO, port, echo), socket)
+        .unwrap();
+        let mut open = Vec::new();
+        for i in 0..2 {
+            let mut c = within(TcpStream::connect((LO, port))).await.unwrap();
+            within(c.write_all(&[i])).await.unwrap();
+            let mut back = [0u8; 1];
+            within(c.read_exact(&mut back)).await.unwrap();
+            open.push(c);
+        }
+        // The third is accepted by the kernel, then closed by the proxy.
+        let mut third = within(TcpStream::connect((LO, port))).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = within(third.read(&mut buf)).await;
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        // The two open ones still work, and a place freed is taken again.
+        within(open[1].write_all(b"x")).await.unwrap();
+        within(open[1].read_exact(&mut buf)).await.unwrap();
+        drop(open.remove(0));
+        // Its task ends once both directions have: bounded retries.
+        let mut served = false;
+        for _ in 0..50 {
+            let mut c = within(TcpStream::connect((LO, port))).await.unwrap();
+            let _ = c.write_all(b"y").await;
+            if tokio::time::timeout(STEP, c.read_exact(&mut buf))
+                .await
+                .is_ok_and(|r| r.is_ok())
+            {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(served, "the freed place is taken again");
+        within(proxy.stop()).await;
+    }
+
+    #[tokio::test]
+    async fn a_mapping_at_its_udp_flow_limit_drops_new_clients_only() {
+        let server = udp_server(10, echo).await;
+        let (port, socket) = reserved(Protocol::Udp, LO);
+        let proxy = Proxy::new(ProxyConfig {
+            max_udp_flows: 1,
+            ..ProxyConfig::default()
+        })
+        .start(binding(Protocol::Udp, LO, port, server), socket)
+        .unwrap();
+        let first = UdpSocket::bind((LO, 0)).await.unwrap();
+        first.connect((LO, port)).await.unwrap();
+        assert_eq!(ask(&first, b"1").await, b"1");
+        let second = UdpSocket::bind((LO, 0)).await.unwrap();
+        second.connect((LO, port)).await.unwrap();
+        within(second.send(b"2")).await.unwrap();
+        let mut buf = [0u8; 8];
+        let dropped = tokio::time::timeout(Duration::from_millis(300), second.recv(&mut buf)).await;
+        assert!(dropped.is_err(), "no flow for a second client");
+        assert_eq!(ask(&first, b"3").await, b"3");
+        within(proxy.stop()).await;
+    }
+
+    #[tokio::test]
     async fn udp_association_is_kept_while_active_and_expires_when_idle() {
         let server = udp_server(7, sender).await;
         let (port, socket) = reserved(Protocol::Udp, LO);
         let idle = Duration::from_millis(300);
         let proxy = Proxy::new(ProxyConfig {
             udp_idle_timeout: idle,
+            ..ProxyConfig::default()
         })
         .start(binding(Protocol::Udp, LO, port, server), socket)
         .unwrap();

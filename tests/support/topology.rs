@@ -135,10 +135,20 @@ fn open_netns(ns: &impl Namespace) -> File {
     file
 }
 
+/// Runs `f` on a thread of its own that has entered the network namespace
+/// of `ns`, and leaves it running (a server for the rest of a test).
+pub fn spawn_in<F: FnOnce() + Send + 'static>(ns: &impl Namespace, f: F) {
+    let file = open_netns(ns);
+    std::thread::spawn(move || {
+        setns(&file, CloneFlags::CLONE_NEWNET).expect("setns into a test namespace");
+        f();
+    });
+}
+
 /// Runs `f` on a thread that has entered the network namespace of `ns`
 /// (sockets it opens belong there), and returns its result. Panics, without
 /// running `f`, if the namespace cannot be entered.
-fn in_netns<T: Send>(ns: &impl Namespace, f: impl FnOnce() -> T + Send) -> T {
+pub fn in_netns<T: Send>(ns: &impl Namespace, f: impl FnOnce() -> T + Send) -> T {
     let file = open_netns(ns);
     let want = ns_id(&file.metadata().expect("stat a namespace file"));
     std::thread::scope(|scope| {
