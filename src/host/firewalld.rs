@@ -392,9 +392,12 @@ impl Firewalld {
                     FirewalldEvent::Stopped
                 })
             });
+        // Only from firewalld: the bus matches a well-known sender against
+        // the name's current owner, so nobody else can fake a reload.
         let rule = zbus::MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
-            .path(PATH)
+            .sender(BUS_NAME)
+            .and_then(|b| b.path(PATH))
             .and_then(|b| b.interface(BUS_NAME))
             .and_then(|b| b.member("Reloaded"))
             .map_err(bus("match Reloaded"))?

@@ -402,6 +402,13 @@ impl CommandRunner for NetnsRunner {
         if let Some(f) = ns_file {
             exec_in(&mut cmd, f);
         }
+        // SAFETY: only setrlimit(2), async-signal-safe, between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(
+                &mut cmd,
+                super::limits::restore_open_files_in_child,
+            );
+        }
         let describe = || format!("{program} {}", args.join(" "));
         let mut child = cmd.spawn().map_err(|e| CommandError::Spawn {
             command: describe(),

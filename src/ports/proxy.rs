@@ -293,6 +293,15 @@ fn log_task_end(result: Result<(), JoinError>) {
     }
 }
 
+/// Whether `connections` holds `max` live ones, the ended ones joined
+/// first (they count until joined).
+fn full(connections: &mut JoinSet<()>, max: usize) -> bool {
+    while let Some(done) = connections.try_join_next() {
+        log_task_end(done);
+    }
+    connections.len() >= max
+}
+
 /// Accepts connections until told to stop, then closes the listener and
 /// every connection.
 async fn run_tcp(
@@ -308,7 +317,7 @@ async fn run_tcp(
         tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
-                Ok((client, _)) if connections.len() >= config.max_connections => {
+                Ok((client, _)) if full(&mut connections, config.max_connections) => {
                     drop(client);
                     limit.refused(frontend, "concurrent connections", config.max_connections);
                 }

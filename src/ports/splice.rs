@@ -24,7 +24,9 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Each direction's pipe, when the kernel allows it (the default is 64 KiB).
-pub const PIPE_SIZE: usize = 1 << 20;
+/// Bytes in a pipe are outside TCP's memory accounting: this bounds what a
+/// connection whose receiver never reads can pin.
+pub const PIPE_SIZE: usize = 256 << 10;
 
 /// How many empty pipes are kept for new connections.
 pub const POOLED_PIPES: usize = 256;
@@ -70,6 +72,27 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
+/// Bytes waiting in a socket's receive queue (`FIONREAD`, i.e. `SIOCINQ`).
+fn queued(socket: &TcpStream) -> usize {
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer given.
+    let r = unsafe { nix::libc::ioctl(socket.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
+    if r == 0 {
+        usize::try_from(n).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// What a splice from the socket into the pipe did.
+enum Read {
+    Bytes(usize),
+    /// The pipe is full although it holds fewer bytes than its size (a
+    /// pipe counts pages, and small segments fill them): the socket still
+    /// has data, so its readiness must not be cleared.
+    PipeFull,
+}
+
 /// Moves everything `from` sends into `to`, then shuts `to`'s sending half;
 /// the bytes moved.
 async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
@@ -77,19 +100,29 @@ async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
     let mut in_pipe = 0usize;
     let mut eof = false;
+    let mut pipe_full = false;
     let mut moved = 0u64;
     loop {
         let mut progressed = false;
-        if !eof && in_pipe < pipe.size {
+        if !eof && !pipe_full && in_pipe < pipe.size {
             let room = pipe.size - in_pipe;
             match from.try_io(Interest::READABLE, || {
-                splice(from, None, &pipe.write, None, room, flags).map_err(io::Error::from)
+                match splice(from, None, &pipe.write, None, room, flags) {
+                    Ok(n) => Ok(Read::Bytes(n)),
+                    // EAGAIN from a full pipe, not from an empty socket:
+                    // answered without clearing the socket's readiness.
+                    Err(nix::errno::Errno::EAGAIN) if in_pipe > 0 && queued(from) > 0 => {
+                        Ok(Read::PipeFull)
+                    }
+                    Err(e) => Err(io::Error::from(e)),
+                }
             }) {
-                Ok(0) => eof = true,
-                Ok(n) => {
+                Ok(Read::Bytes(0)) => eof = true,
+                Ok(Read::Bytes(n)) => {
                     in_pipe += n;
                     progressed = true;
                 }
+                Ok(Read::PipeFull) => pipe_full = true,
                 Err(e) if would_block(&e) => {}
                 Err(e) => return Err(e),
             }
@@ -102,6 +135,7 @@ async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
                     in_pipe -= n;
                     moved += n as u64;
                     progressed = true;
+                    pipe_full = false;
                 }
                 Err(e) if would_block(&e) => {}
                 Err(e) => return Err(e),
@@ -116,7 +150,7 @@ async fn pump(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
         if progressed {
             continue;
         }
-        let read = !eof && in_pipe < pipe.size;
+        let read = !eof && !pipe_full && in_pipe < pipe.size;
         let write = in_pipe > 0;
         tokio::select! {
             r = from.readable(), if read => r?,
