@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use support::daemon::{TestDaemon, sleeper};
 use support::topology::{
-    Background, Namespace, NetnsFile, Node, command_in, run_in, spawn_in, wait_until,
+    Background, Namespace, NetnsFile, Node, command_in, in_netns, run_in, spawn_in, wait_until,
 };
 
 /// A path to the sandbox's servers: the port to dial for each service.
@@ -60,11 +60,6 @@ fn env_number(name: &str, default: u64) -> u64 {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
-}
-
-/// Runs `f` in `ns` and returns its result.
-fn run_fn_in<T: Send + 'static>(ns: &impl Namespace, f: impl FnOnce() -> T + Send + 'static) -> T {
-    support::topology::in_netns(ns, f)
 }
 
 /// A minimal HTTP/1.1 server: one fixed answer, then the connection is
@@ -209,7 +204,7 @@ fn wrk(host: &Node, path: &PathSpec, seconds: u64) -> f64 {
 /// the median time of one, in microseconds.
 fn latency(host: &Node, path: &PathSpec, count: usize) -> f64 {
     let target = SocketAddr::new(path.addr, path.http);
-    run_fn_in(host, move || {
+    in_netns(host, move || {
         let mut times = Vec::with_capacity(count);
         for _ in 0..count {
             let t0 = Instant::now();
@@ -227,7 +222,7 @@ fn latency(host: &Node, path: &PathSpec, count: usize) -> f64 {
 /// Request/response datagrams, one at a time, for `seconds`: per second.
 fn udp_rate(host: &Node, path: &PathSpec, seconds: u64) -> f64 {
     let target = SocketAddr::new(path.addr, path.udp);
-    run_fn_in(host, move || {
+    in_netns(host, move || {
         let s = UdpSocket::bind(if target.is_ipv4() {
             "0.0.0.0:0"
         } else {
@@ -345,29 +340,20 @@ fn main() {
         docker_proxy(&host, "tcp", 10000 + HTTP[1], srv_ip, HTTP[1]),
         docker_proxy(&host, "udp", 10000 + UDP[1], srv_ip, UDP[1]),
     ];
+    // Path i dials server instance i: through a port on 127.0.0.1 (10000
+    // above the server's) for the two proxies, the sandbox's own for direct.
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let path = |i: usize, name, addr, offset| PathSpec {
+        name,
+        addr,
+        iperf: offset + IPERF[i],
+        http: offset + HTTP[i],
+        udp: offset + UDP[i],
+    };
     let paths = [
-        PathSpec {
-            name: "bridgewall",
-            addr: lo,
-            iperf: 10000 + IPERF[0],
-            http: 10000 + HTTP[0],
-            udp: 10000 + UDP[0],
-        },
-        PathSpec {
-            name: "docker-proxy",
-            addr: lo,
-            iperf: 10000 + IPERF[1],
-            http: 10000 + HTTP[1],
-            udp: 10000 + UDP[1],
-        },
-        PathSpec {
-            name: "direct",
-            addr: srv_ip,
-            iperf: IPERF[2],
-            http: HTTP[2],
-            udp: UDP[2],
-        },
+        path(0, "bridgewall", lo, 10000),
+        path(1, "docker-proxy", lo, 10000),
+        path(2, "direct", srv_ip, 0),
     ];
     let cases = vec![
         measure("TCP throughput, 1 stream", "Gbit/s", &paths, runs, |p| {

@@ -37,48 +37,6 @@ fn bridge_of(d: &TestDaemon, network: &str) -> String {
     format!("br-{}", &id.trim()[..12])
 }
 
-/// Sends the LAN neighbour's packets for 127.0.0.1 to the host (moby#45610).
-fn route_loopback_to(client: &Node, host: &Node) {
-    client.sysctl("net.ipv4.conf.all.route_localnet", "1");
-    client.sysctl("net.ipv4.conf.eth0.route_localnet", "1");
-    let ipr = |args: &[&str]| {
-        let out = std::process::Command::new("ip")
-            .args(["-n", client.name()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    ipr(&["rule", "add", "pref", "10", "lookup", "local"]);
-    ipr(&["rule", "del", "pref", "0"]);
-    ipr(&[
-        "rule",
-        "add",
-        "pref",
-        "5",
-        "to",
-        "127.0.0.1",
-        "lookup",
-        "100",
-    ]);
-    let via = host.ip4().to_string();
-    ipr(&[
-        "route",
-        "add",
-        "127.0.0.1/32",
-        "via",
-        &via,
-        "dev",
-        "eth0",
-        "table",
-        "100",
-    ]);
-}
-
 const USER_RULE: &str = "-A DOCKER-USER -s 192.0.2.11/32 -j DROP";
 
 struct Site {
@@ -140,7 +98,7 @@ fn site(backend: &str, watch: &str) -> Site {
         "-j",
         "DROP",
     ]);
-    route_loopback_to(&clients[0], &host);
+    clients[0].route_loopback_via(host.ip4());
     Site {
         daemon,
         firewalld,

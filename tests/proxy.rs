@@ -25,6 +25,18 @@ fn ns_of(d: &TestDaemon, name: &str) -> NetnsFile {
     NetnsFile::new(d.inspect(name).network_settings.sandbox_key, name)
 }
 
+/// A server on `port` in `ns` that accepts and keeps its connections,
+/// never reading or writing.
+fn holding_server(ns: &NetnsFile, port: u16) {
+    let listener = in_netns(ns, || TcpListener::bind(("0.0.0.0", port)).unwrap());
+    spawn_in(ns, move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept() {
+            held.push(s);
+        }
+    });
+}
+
 fn host_ns(d: &TestDaemon) -> NetnsFile {
     NetnsFile::new(format!("/run/netns/{}", d.netns), "host")
 }
@@ -63,15 +75,8 @@ fn removing_a_mapping_closes_its_open_connections() {
     let d = TestDaemon::start(None);
     d.sandbox(sleeper("web", "", &["127.0.0.1:8080:80"]))
         .unwrap();
-    let web = ns_of(&d, "web");
     // A server that keeps its connections open without a word.
-    let listener = in_netns(&web, || TcpListener::bind("0.0.0.0:80").unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept() {
-            held.push(s);
-        }
-    });
+    holding_server(&ns_of(&d, "web"), 80);
     let h = host_ns(&d);
     let mut open = in_netns(&h, || {
         TcpStream::connect_timeout(&"127.0.0.1:8080".parse().unwrap(), T).unwrap()
@@ -103,14 +108,7 @@ fn a_sandbox_that_never_reads_does_not_stall_another_mapping() {
         .unwrap();
     d.sandbox(sleeper("web", "", &["127.0.0.1:8080:80"]))
         .unwrap();
-    let sink = ns_of(&d, "sink");
-    let listener = in_netns(&sink, || TcpListener::bind("0.0.0.0:90").unwrap());
-    spawn_in(&sink, move || {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept() {
-            held.push(s);
-        }
-    });
+    holding_server(&ns_of(&d, "sink"), 90);
     let _web = tcp_listen(&ns_of(&d, "web"), ip("0.0.0.0"), 80);
     let h = host_ns(&d);
     // Four writers push into the sink until their buffers are full (each

@@ -454,43 +454,7 @@ fn without_the_userland_proxy_loopback_works_through_hairpin_nat_but_not_from_th
     );
     // moby#45610: a LAN neighbour sending to 127.0.0.1 through the host.
     let client = &s.clients[0];
-    client.sysctl("net.ipv4.conf.all.route_localnet", "1");
-    client.sysctl("net.ipv4.conf.eth0.route_localnet", "1");
-    let ipr = |args: &[&str]| {
-        let out = std::process::Command::new("ip")
-            .args(["-n", client.name()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    ipr(&["rule", "add", "pref", "10", "lookup", "local"]);
-    ipr(&["rule", "del", "pref", "0"]);
-    ipr(&[
-        "rule",
-        "add",
-        "pref",
-        "5",
-        "to",
-        "127.0.0.1",
-        "lookup",
-        "100",
-    ]);
-    ipr(&[
-        "route",
-        "add",
-        "127.0.0.1/32",
-        "via",
-        &s.host.ip4().to_string(),
-        "dev",
-        "eth0",
-        "table",
-        "100",
-    ]);
+    client.route_loopback_via(s.host.ip4());
     assert_eq!(
         tcp_connect(client, ip("127.0.0.1"), 8080, T),
         Err(ConnectError::Timeout)

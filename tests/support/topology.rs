@@ -299,6 +299,44 @@ impl Node {
         ip(&["-n", self.name(), family, "route", "add", dest, "via", &via]);
     }
 
+    /// Sends this node's packets for 127.0.0.1 to `via` over `eth0`, as a
+    /// LAN neighbour attacking a port published on the host's loopback
+    /// would (moby#45610): `route_localnet` on, and the local table looked
+    /// up after a rule that routes 127.0.0.1 through `via`.
+    pub fn route_loopback_via(&self, via: Ipv4Addr) {
+        self.sysctl("net.ipv4.conf.all.route_localnet", "1");
+        self.sysctl("net.ipv4.conf.eth0.route_localnet", "1");
+        let n = self.name();
+        ip(&["-n", n, "rule", "add", "pref", "10", "lookup", "local"]);
+        ip(&["-n", n, "rule", "del", "pref", "0"]);
+        ip(&[
+            "-n",
+            n,
+            "rule",
+            "add",
+            "pref",
+            "5",
+            "to",
+            "127.0.0.1",
+            "lookup",
+            "100",
+        ]);
+        let via = via.to_string();
+        ip(&[
+            "-n",
+            n,
+            "route",
+            "add",
+            "127.0.0.1/32",
+            "via",
+            &via,
+            "dev",
+            "eth0",
+            "table",
+            "100",
+        ]);
+    }
+
     /// Makes the node a router: IPv4 and IPv6 forwarding on.
     pub fn enable_forwarding(&self) {
         self.sysctl("net.ipv4.ip_forward", "1");
