@@ -643,12 +643,13 @@ fn the_drift_watcher_repairs_a_flush_by_itself() {
         started.elapsed().as_millis()
     );
     assert!(v4().contains("-A DOCKER-USER -s 203.0.113.7/32 -j DROP"));
-    assert!(
+    // The watcher logs once its repair is done: wait for the line (the
+    // rules can be seen back just before it is written).
+    let logged = support::topology::wait_until(std::time::Duration::from_secs(5), || {
         d.log()
-            .contains("rules bridgewall owns were changed by something else: repaired"),
-        "{}",
-        d.log()
-    );
+            .contains("rules bridgewall owns were changed by something else: repaired")
+    });
+    assert!(logged, "{}", d.log());
     let synced = ok(d.bw(&["rules", "check"]));
     assert!(!synced.contains("differences"), "{synced}");
     // A program that flushes the chain again and again is not fought in a
