@@ -239,26 +239,7 @@ impl Site {
     /// the raw-table rule the neighbour gets in; a reload puts it back.
     fn loopback_control(&self) {
         let d = &self.daemon;
-        d.exec(&[
-            "iptables",
-            "-t",
-            "raw",
-            "-D",
-            "PREROUTING",
-            "-d",
-            "127.0.0.1/32",
-            "!",
-            "-i",
-            "lo",
-            "-p",
-            "tcp",
-            "-m",
-            "tcp",
-            "--dport",
-            "8081",
-            "-j",
-            "DROP",
-        ]);
+        d.delete_loopback_protection(8081);
         assert_eq!(
             tcp_connect(&self.clients[0], ip("127.0.0.1"), 8081, T),
             Ok("web".into())

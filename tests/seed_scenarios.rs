@@ -461,26 +461,7 @@ fn without_the_userland_proxy_loopback_works_through_hairpin_nat_but_not_from_th
     );
     // Without the raw-table rule the neighbour would get in: the rule is
     // what protects the port.
-    d.exec(&[
-        "iptables",
-        "-t",
-        "raw",
-        "-D",
-        "PREROUTING",
-        "-d",
-        "127.0.0.1/32",
-        "!",
-        "-i",
-        "lo",
-        "-p",
-        "tcp",
-        "-m",
-        "tcp",
-        "--dport",
-        "8080",
-        "-j",
-        "DROP",
-    ]);
+    d.delete_loopback_protection(8080);
     assert_eq!(
         tcp_connect(client, ip("127.0.0.1"), 8080, T),
         Ok("web".into())

@@ -228,6 +228,32 @@ impl TestDaemon {
         }
     }
 
+    /// Deletes the raw-table rule that keeps other hosts off TCP `port`
+    /// published on 127.0.0.1 (the control of a "blocked" check).
+    pub fn delete_loopback_protection(&self, port: u16) {
+        let port = port.to_string();
+        self.exec(&[
+            "iptables",
+            "-t",
+            "raw",
+            "-D",
+            "PREROUTING",
+            "-d",
+            "127.0.0.1/32",
+            "!",
+            "-i",
+            "lo",
+            "-p",
+            "tcp",
+            "-m",
+            "tcp",
+            "--dport",
+            &port,
+            "-j",
+            "DROP",
+        ]);
+    }
+
     /// The daemon's process ID, while it runs.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
